@@ -1,11 +1,11 @@
 package secret_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strings"
-	"bytes"
 	"testing"
 
 	"github.com/taskcluster/tc-credd/internal/secret"

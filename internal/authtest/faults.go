@@ -1,0 +1,118 @@
+package authtest
+
+import (
+	"net"
+	"net/http"
+)
+
+// Fault is a failure the fake service can inject.
+type Fault int
+
+// The faults.
+const (
+	// Fault500 answers 500 InternalServerError with an incidentId.
+	Fault500 Fault = iota + 1
+	// Fault503 answers 503 as a load balancer would, with a text body.
+	Fault503
+	// FaultHang holds the request until the client gives up or Release.
+	FaultHang
+	// FaultReset closes the connection without an answer (TCP RST).
+	FaultReset
+	// FaultMalformedJSON answers 200 with a body that is not JSON.
+	FaultMalformedJSON
+	// Fault401 answers 401 AuthenticationFailed.
+	Fault401
+	// Fault403 answers 403 InsufficientScopes.
+	Fault403
+)
+
+type faultRule struct {
+	endpoint string // "" for any
+	fault    Fault
+	left     int // < 0: until cleared
+}
+
+// InjectFault makes the next times calls to endpoint ("" for any) fail
+// with f; times < 0 keeps failing until ClearFaults. Rules apply in the
+// order they were added.
+func (s *Server) InjectFault(endpoint string, f Fault, times int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, &faultRule{endpoint: endpoint, fault: f, left: times})
+}
+
+// ClearFaults removes every fault rule and releases hung requests.
+func (s *Server) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = nil
+	close(s.release)
+	s.release = make(chan struct{})
+}
+
+// takeFault counts a call and returns the fault to apply, if any.
+func (s *Server) takeFault(endpoint string) (Fault, chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls[endpoint]++
+	for i, f := range s.faults {
+		if f.endpoint != "" && f.endpoint != endpoint {
+			continue
+		}
+		if f.left > 0 {
+			f.left--
+			if f.left == 0 {
+				s.faults = append(s.faults[:i:i], s.faults[i+1:]...)
+			}
+		}
+		return f.fault, s.release
+	}
+	return 0, s.release
+}
+
+// applyFault writes the fault's answer; it reports false for no fault.
+func applyFault(w http.ResponseWriter, r *http.Request, f Fault, release chan struct{}) bool {
+	switch f {
+	case 0:
+		return false
+	case Fault500:
+		apiError(w, r, http.StatusInternalServerError, "InternalServerError", "Internal Server Error, incidentId 6d1f8a3e-3b7a-4a3c-9d8e-0f6f1c2b9a11")
+	case Fault503:
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("<html><body>503 Service Temporarily Unavailable</body></html>"))
+	case FaultHang:
+		select {
+		case <-r.Context().Done():
+		case <-release:
+			apiError(w, r, http.StatusInternalServerError, "InternalServerError", "released after hang")
+		}
+	case FaultReset:
+		reset(w)
+	case FaultMalformedJSON:
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"credentials": {"accessKeyId": "AKIA`))
+	case Fault401:
+		apiError(w, r, http.StatusUnauthorized, "AuthenticationFailed", "Unauthorized: injected fault")
+	case Fault403:
+		insufficientScopes(w, r, "injected", "injected:fault-scope", "injected:fault-scope")
+	}
+	return true
+}
+
+// reset closes the connection with SO_LINGER 0, so the client sees a
+// reset rather than a clean EOF.
+func reset(w http.ResponseWriter) {
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		panic(http.ErrAbortHandler)
+	}
+	conn, _, err := hj.Hijack()
+	if err != nil {
+		panic(http.ErrAbortHandler)
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	_ = conn.Close()
+}

@@ -1,0 +1,268 @@
+// Package authtest is an in-memory Taskcluster Auth service for tests and
+// for `tc-credd dev`. It authenticates every request the way the real
+// service does (Hawk MAC, ±15 min skew, certificates, named temporary
+// credentials, authorizedScopes, role expansion, per-endpoint scopes),
+// issues unique credentials with lifetimes a test sets, injects faults and
+// counts calls per endpoint.
+package authtest
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/taskcluster/tc-credd/internal/scopes"
+	"github.com/taskcluster/tc-credd/internal/secret"
+)
+
+// Lifetimes of issued credentials. Zero fields take the real service's
+// values (taskcluster-auth.md §7).
+type Lifetimes struct {
+	S3, GCP, Azure, Sentry, Websocktunnel time.Duration
+}
+
+// DefaultLifetimes are the real service's.
+var DefaultLifetimes = Lifetimes{
+	S3:            time.Hour,
+	GCP:           time.Hour,
+	Azure:         25 * time.Minute,
+	Sentry:        48 * time.Hour,
+	Websocktunnel: 96 * time.Hour,
+}
+
+// Options configure a Server.
+type Options struct {
+	// Now is the service's clock, for timestamps, certificates and expiry.
+	Now       func() time.Time
+	Lifetimes Lifetimes
+	// Buckets the S3 backend serves; nil serves every valid bucket name.
+	Buckets []string
+	// AzureAccounts served; nil means {"devaccount"}.
+	AzureAccounts []string
+	// GCPProject is the one GCP project configured; "" means "tc-credd-dev".
+	// Service accounts must be <name>@<project>.iam.gserviceaccount.com.
+	GCPProject string
+}
+
+// Client is a permanent client held by the fake service.
+type Client struct {
+	ID          string
+	AccessToken secret.String
+	Scopes      []string
+	Description string
+	Expires     time.Time
+	Disabled    bool
+	Created     time.Time
+	Modified    time.Time
+	DeleteOnExp bool
+}
+
+type role struct {
+	ID, Description   string
+	Scopes            []string
+	Created, Modified time.Time
+}
+
+// Server is the fake Auth service; it is an http.Handler to mount at the
+// root of a test server, whose URL is then the rootUrl.
+type Server struct {
+	o       Options
+	handler http.Handler
+
+	mu      sync.Mutex
+	clients map[string]*Client
+	roles   map[string]*role
+	tables  map[string]map[string]bool
+	conts   map[string]map[string]bool
+	calls   map[string]int
+	faults  []*faultRule
+	release chan struct{}
+	wstKey  []byte
+}
+
+// New returns a fake Auth service with no clients but the test client
+// "tester" that testAuthenticate uses.
+func New(o Options) *Server {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	lt := &o.Lifetimes
+	d := DefaultLifetimes
+	for _, p := range []struct {
+		v   *time.Duration
+		def time.Duration
+	}{
+		{&lt.S3, d.S3}, {&lt.GCP, d.GCP}, {&lt.Azure, d.Azure}, {&lt.Sentry, d.Sentry}, {&lt.Websocktunnel, d.Websocktunnel},
+	} {
+		if *p.v <= 0 {
+			*p.v = p.def
+		}
+	}
+	if o.AzureAccounts == nil {
+		o.AzureAccounts = []string{"devaccount"}
+	}
+	if o.GCPProject == "" {
+		o.GCPProject = "tc-credd-dev"
+	}
+	s := &Server{
+		o:       o,
+		clients: map[string]*Client{},
+		roles:   map[string]*role{},
+		tables:  map[string]map[string]bool{},
+		conts:   map[string]map[string]bool{},
+		calls:   map[string]int{},
+		release: make(chan struct{}),
+		wstKey:  []byte(randomString(32)),
+	}
+	s.handler = s.routes()
+	return s
+}
+
+func (s *Server) now() time.Time { return s.o.Now() }
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// AddClient creates a permanent client with a fresh access token, valid
+// for a year, and returns the token.
+func (s *Server) AddClient(id string, clientScopes ...string) secret.String {
+	tok := secret.New(randomString(44))
+	s.PutClient(&Client{ID: id, AccessToken: tok, Scopes: clientScopes, Expires: s.now().Add(365 * 24 * time.Hour)})
+	return tok
+}
+
+// PutClient stores c as given (replacing any client of the same id).
+func (s *Server) PutClient(c *Client) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cp := *c
+	if cp.Created.IsZero() {
+		cp.Created = s.now()
+		cp.Modified = cp.Created
+	}
+	cp.Scopes = append([]string{}, c.Scopes...)
+	s.clients[c.ID] = &cp
+}
+
+// SetClientScopes replaces a client's scopes, e.g. to revoke one mid-test.
+func (s *Server) SetClientScopes(id string, clientScopes ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c, ok := s.clients[id]; ok {
+		c.Scopes = append([]string{}, clientScopes...)
+	}
+}
+
+// PutRole stores a role.
+func (s *Server) PutRole(id string, roleScopes ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	s.roles[id] = &role{ID: id, Scopes: append([]string{}, roleScopes...), Created: now, Modified: now}
+}
+
+// Calls returns how many requests reached an endpoint (by API method name,
+// e.g. "awsS3Credentials"), whatever their outcome.
+func (s *Server) Calls(endpoint string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.calls[endpoint]
+}
+
+// TotalCalls returns the number of requests to any endpoint.
+func (s *Server) TotalCalls() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, c := range s.calls {
+		n += c
+	}
+	return n
+}
+
+func (s *Server) expanded(set []string) []string {
+	roles := make([]scopes.Role, 0, len(s.roles))
+	for _, r := range s.roles {
+		roles = append(roles, scopes.Role{ID: r.ID, Scopes: r.Scopes})
+	}
+	sort.Slice(roles, func(i, j int) bool { return roles[i].ID < roles[j].ID })
+	return scopes.Expand(set, roles)
+}
+
+// ExpandedScopes returns a scope set expanded through the stored roles.
+func (s *Server) ExpandedScopes(set []string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.expanded(set)
+}
+
+const alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+func randomFrom(chars string, n int) string {
+	b := make([]byte, n)
+	for i := range b {
+		k, err := rand.Int(rand.Reader, big.NewInt(int64(len(chars))))
+		if err != nil {
+			panic(err) // crypto/rand does not fail on supported platforms
+		}
+		b[i] = chars[k.Int64()]
+	}
+	return string(b)
+}
+
+func randomString(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)[:n]
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store no-cache must-revalidate")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// apiError writes the service's error body (express-error.js).
+func apiError(w http.ResponseWriter, r *http.Request, status int, code, message string) {
+	name := ""
+	if rt := mux.CurrentRoute(r); rt != nil {
+		name = rt.GetName()
+	}
+	now := time.Now().UTC().Format("2006-01-02T15:04:05.000Z")
+	message = fmt.Sprintf("%s\n\n---\n\n* method:     %s\n* errorCode:  %s\n* statusCode: %d\n* time:       %s", message, name, code, status, now)
+	if status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", "hawk")
+	}
+	writeJSON(w, status, map[string]any{
+		"code":    code,
+		"message": message,
+		"requestInfo": map[string]any{
+			"method": name,
+			"params": mux.Vars(r),
+			"time":   now,
+		},
+	})
+}
+
+// insufficientScopes writes a 403 in the service's words, with the
+// unsatisfied expression in the first fenced block.
+func insufficientScopes(w http.ResponseWriter, r *http.Request, clientID string, unsatisfied, expr any) {
+	u, _ := json.MarshalIndent(unsatisfied, "", "  ")
+	e, _ := json.MarshalIndent(expr, "", "  ")
+	msg := fmt.Sprintf("Client ID %s does not have sufficient scopes and is missing the following scopes:\n\n```\n%s\n```\n\nThis request requires the client to satisfy the following scope expression:\n\n```\n%s\n```", clientID, u, e)
+	apiError(w, r, http.StatusForbidden, "InsufficientScopes", msg)
+}
+
+func jsTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+
+func joinScopes(s []string) string { return strings.Join(s, ", ") }
