@@ -2,6 +2,7 @@ package authtest
 
 import (
 	"net"
+	"sync/atomic"
 	"net/http"
 )
 
@@ -50,6 +51,9 @@ func (s *Server) ClearFaults() {
 	s.release = make(chan struct{})
 }
 
+// Hanging returns how many requests are held by FaultHang right now.
+func (s *Server) Hanging() int { return int(s.hanging.Load()) }
+
 // takeFault counts a call and returns the fault to apply, if any.
 func (s *Server) takeFault(endpoint string) (Fault, chan struct{}) {
 	s.mu.Lock()
@@ -71,7 +75,7 @@ func (s *Server) takeFault(endpoint string) (Fault, chan struct{}) {
 }
 
 // applyFault writes the fault's answer; it reports false for no fault.
-func applyFault(w http.ResponseWriter, r *http.Request, f Fault, release chan struct{}) bool {
+func applyFault(w http.ResponseWriter, r *http.Request, f Fault, release chan struct{}, hanging *atomic.Int64) bool {
 	switch f {
 	case 0:
 		return false
@@ -82,6 +86,8 @@ func applyFault(w http.ResponseWriter, r *http.Request, f Fault, release chan st
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = w.Write([]byte("<html><body>503 Service Temporarily Unavailable</body></html>"))
 	case FaultHang:
+		hanging.Add(1)
+		defer hanging.Add(-1)
 		select {
 		case <-r.Context().Done():
 		case <-release:

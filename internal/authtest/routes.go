@@ -163,7 +163,7 @@ func (s *Server) routes() http.Handler {
 // authentication.
 func (s *Server) endpoint(name string, mode authMode, h handler, allowedQuery []string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if f, release := s.takeFault(name); applyFault(w, r, f, release) {
+		if f, release := s.takeFault(name); applyFault(w, r, f, release, &s.hanging) {
 			return
 		}
 		for key := range r.URL.Query() {

@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -87,6 +88,7 @@ type Server struct {
 	faults  []*faultRule
 	release chan struct{}
 	wstKey  []byte
+	hanging atomic.Int64
 }
 
 // New returns a fake Auth service with no clients but the test client

@@ -1,0 +1,65 @@
+package clock_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/taskcluster/tc-credd/internal/clock"
+)
+
+func TestFakeFiresInDeadlineOrder(t *testing.T) {
+	start := time.Unix(1000, 0)
+	c := clock.NewFake(start)
+	var order []string
+	c.AfterFunc(3*time.Second, func() { order = append(order, "3s") })
+	stop := c.AfterFunc(2*time.Second, func() { order = append(order, "2s-stopped") })
+	c.AfterFunc(time.Second, func() { order = append(order, "1s") })
+	ch, _ := c.Timer(2 * time.Second)
+	if !stop() {
+		t.Fatal("stop of a pending timer reported false")
+	}
+	if c.Waiters() != 1 {
+		t.Fatalf("Waiters = %d, want 1", c.Waiters())
+	}
+	c.Add(5 * time.Second)
+	if got := <-ch; !got.Equal(start.Add(2 * time.Second)) {
+		t.Errorf("timer fired at %s, want its deadline", got)
+	}
+	if len(order) != 2 || order[0] != "1s" || order[1] != "3s" {
+		t.Errorf("order = %v", order)
+	}
+	if !c.Now().Equal(start.Add(5 * time.Second)) {
+		t.Errorf("Now = %s", c.Now())
+	}
+	if c.Waiters() != 0 {
+		t.Errorf("fired timer still counted")
+	}
+}
+
+func TestSleepAndTimeoutOnFake(t *testing.T) {
+	c := clock.NewFake(time.Unix(0, 0))
+	ctx, cancel := clock.WithTimeout(context.Background(), c, time.Minute)
+	defer cancel()
+	done := make(chan error)
+	go func() { done <- clock.Sleep(context.Background(), c, time.Hour) }()
+	for c.Waiters() == 0 {
+		<-c.Changed()
+	}
+	if !c.AdvanceToNext() || ctx.Err() == nil {
+		t.Fatal("the 1-minute timeout should fire first")
+	}
+	c.AdvanceToNext()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	cctx, ccancel := context.WithCancel(context.Background())
+	ccancel()
+	if err := clock.Sleep(cctx, c, time.Hour); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Sleep on a cancelled context = %v", err)
+	}
+	if c.Waiters() != 0 {
+		t.Fatal("an abandoned sleep is still counted as a waiter")
+	}
+}
