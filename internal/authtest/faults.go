@@ -2,8 +2,8 @@ package authtest
 
 import (
 	"net"
-	"sync/atomic"
 	"net/http"
+	"sync/atomic"
 )
 
 // Fault is a failure the fake service can inject.
