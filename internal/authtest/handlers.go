@@ -475,6 +475,7 @@ func (s *Server) awsS3Credentials(c *call) {
 	keyID := "ASIA" + randomFrom("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16)
 	secretKey := randomFrom(alnum+"+/", 40)
 	token := "FwoGZXIvYXdzE" + randomFrom(alnum+"+/", 300)
+	s.record("awsS3Credentials", keyID)
 	if format == "iam-role-compat" {
 		// Written in the service's key order, without schema validation.
 		writeOrdered(c.w, []kv{{"Code", "Success"}, {"Type", "AWS-HMAC"}, {"LastUpdated", jsTime(now)},
@@ -580,6 +581,7 @@ func (s *Server) azureSAS(kind string) handler {
 		sas := "sv=2014-02-14&" + kind[:1] + "n=" + name + "&sp=" + perm +
 			"&st=" + now.Add(-15*time.Minute).UTC().Format(time.RFC3339) + "&se=" + expiry.UTC().Format(time.RFC3339) +
 			"&sig=" + randomFrom(alnum, 43) + "%3D"
+		s.record("azure"+strings.ToUpper(kind[:1])+kind[1:]+"SAS", sas)
 		c.ok(map[string]any{"sas": sas, "expiry": jsTime(expiry)})
 	}
 }
@@ -595,6 +597,7 @@ func (s *Server) sentryDSN(c *call) {
 	}
 	pub, sec := strings.ToLower(randomFrom(alnum, 32)), strings.ToLower(randomFrom(alnum, 32))
 	host := "sentry.example.com/" + strconv.Itoa(1000+len(project))
+	s.record("sentryDSN", "https://"+pub+":"+sec+"@"+host)
 	c.ok(map[string]any{
 		"project": project,
 		"dsn": map[string]any{
@@ -612,12 +615,9 @@ func (s *Server) websocktunnelToken(c *call) {
 	}
 	now := s.now()
 	exp := now.Add(s.o.Lifetimes.Websocktunnel)
-	c.ok(map[string]any{
-		"wstClient":   client,
-		"wstAudience": aud,
-		"token":       s.jwt(map[string]any{"tid": client, "aud": aud, "sub": client, "iss": "taskcluster-auth", "iat": now.Unix(), "nbf": now.Add(-15 * time.Minute).Unix(), "exp": exp.Unix(), "jti": randomString(16)}),
-		"expires":     jsTime(exp),
-	})
+	token := s.jwt(map[string]any{"tid": client, "aud": aud, "sub": client, "iss": "taskcluster-auth", "iat": now.Unix(), "nbf": now.Add(-15 * time.Minute).Unix(), "exp": exp.Unix(), "jti": randomString(16)})
+	s.record("websocktunnelToken", token)
+	c.ok(map[string]any{"wstClient": client, "wstAudience": aud, "token": token, "expires": jsTime(exp)})
 }
 
 // jwt signs claims with HS256, as websocktunnel.js does.
@@ -644,10 +644,9 @@ func (s *Server) gcpCredentials(c *call) {
 		c.fail(http.StatusBadRequest, "InputError", "The service account "+sa+" is not allowed")
 		return
 	}
-	c.ok(map[string]any{
-		"accessToken": "ya29.fake." + randomString(120),
-		"expireTime":  s.now().Add(s.o.Lifetimes.GCP).UTC().Format(time.RFC3339),
-	})
+	token := "ya29.fake." + randomString(120)
+	s.record("gcpCredentials", token)
+	c.ok(map[string]any{"accessToken": token, "expireTime": s.now().Add(s.o.Lifetimes.GCP).UTC().Format(time.RFC3339)})
 }
 
 // Authentication endpoints.

@@ -89,6 +89,7 @@ type Server struct {
 	release chan struct{}
 	wstKey  []byte
 	hanging atomic.Int64
+	issued  map[string][]secret.String
 }
 
 // New returns a fake Auth service with no clients but the test client
@@ -124,6 +125,7 @@ func New(o Options) *Server {
 		calls:   map[string]int{},
 		release: make(chan struct{}),
 		wstKey:  []byte(randomString(32)),
+		issued:  map[string][]secret.String{},
 	}
 	s.handler = s.routes()
 	return s
@@ -178,6 +180,23 @@ func (s *Server) Calls(endpoint string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.calls[endpoint]
+}
+
+// record notes a credential as issued by endpoint; id is what identifies
+// it: the S3 access key id, or the token, SAS or DSN itself.
+func (s *Server) record(endpoint, id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.issued[endpoint] = append(s.issued[endpoint], secret.New(id))
+}
+
+// Issued returns the identifying values of every credential an endpoint
+// issued, oldest first, so tests can check that what a consumer received
+// is exactly what the service issued.
+func (s *Server) Issued(endpoint string) []secret.String {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]secret.String(nil), s.issued[endpoint]...)
 }
 
 // TotalCalls returns the number of requests to any endpoint.

@@ -1,0 +1,63 @@
+package metadata
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/gorilla/mux"
+
+	"github.com/taskcluster/tc-credd/internal/refresher"
+)
+
+// apiError is the error body of the JSON API, capitalised as the AWS JS
+// SDK needs it (Go matches either case).
+type apiError struct {
+	Code    string `json:"Code"`
+	Message string `json:"Message"`
+}
+
+// requireLocalToken demands Authorization: <token> (the raw form the AWS
+// SDKs send) or Bearer <token>, compared in constant time.
+func (h *handler) requireLocalToken(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h.o.Token == nil {
+			writeJSON(w, http.StatusNotFound, apiError{"NotFound", "the JSON API is not enabled"})
+			return
+		}
+		presented := r.Header.Get("Authorization")
+		if presented == "" {
+			writeJSON(w, http.StatusUnauthorized, apiError{"Unauthorized", "missing Authorization header: send the token from tc-credd's token file"})
+			return
+		}
+		if b, ok := strings.CutPrefix(presented, "Bearer "); ok {
+			presented = b
+		}
+		if !h.o.Token.Check(presented) {
+			writeJSON(w, http.StatusForbidden, apiError{"Forbidden", "wrong token"})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (h *handler) apiCredentials(w http.ResponseWriter, r *http.Request) {
+	kind, name := refresher.Kind(mux.Vars(r)["kind"]), mux.Vars(r)["name"]
+	known := false
+	for _, k := range refresher.Kinds {
+		known = known || k == kind
+	}
+	if !known {
+		writeJSON(w, http.StatusNotFound, apiError{"NotFound", "kind must be one of aws, gcp, azure, sentry, websocktunnel"})
+		return
+	}
+	c, status, msg := h.credential(r, string(kind)+"/"+name)
+	if c == nil {
+		code := "NotFound"
+		if status == http.StatusServiceUnavailable {
+			code = "ServiceUnavailable"
+		}
+		writeJSON(w, status, apiError{code, msg})
+		return
+	}
+	writeJSON(w, http.StatusOK, renderTaskcluster(c))
+}

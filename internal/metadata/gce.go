@@ -1,0 +1,128 @@
+package metadata
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/gorilla/mux"
+)
+
+// requireFlavor demands Metadata-Flavor: Google on every path under
+// /computeMetadata, known or not (item 28): a header a browser or a plain
+// SSRF cannot add. A forwarded request is refused as well.
+func requireFlavor(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, "/computeMetadata") {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if r.Header.Get("Metadata-Flavor") != "Google" || r.Header.Get("X-Forwarded-For") != "" {
+			if info := infoFrom(r.Context()); info != nil {
+				info.route = "gce_rejected"
+			}
+			http.Error(w, "Missing Metadata-Flavor:Google header or forwarded request.", http.StatusForbidden)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// gceRoot answers Python's ping (item 26); it reveals nothing.
+func (h *handler) gceRoot(w http.ResponseWriter, r *http.Request) {
+	writeText(w, "computeMetadata/\n")
+}
+
+func (h *handler) gceListing(body string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) { writeText(w, body) }
+}
+
+func (h *handler) gceAccounts(w http.ResponseWriter, r *http.Request) {
+	if len(h.o.GCP) == 0 {
+		writeText(w, "")
+		return
+	}
+	var b strings.Builder
+	b.WriteString("default/\n")
+	for _, a := range h.o.GCP {
+		b.WriteString(a.Email + "/\n")
+	}
+	writeText(w, b.String())
+}
+
+// account resolves {acct} or answers 404.
+func (h *handler) account(w http.ResponseWriter, r *http.Request) (GCPAccount, bool) {
+	a, ok := h.gcpAccount(mux.Vars(r)["acct"])
+	if !ok {
+		notFound(w, r)
+	}
+	return a, ok
+}
+
+func (h *handler) aliases(a GCPAccount) []string {
+	if a.Key == h.o.GCP[0].Key {
+		return []string{"default"}
+	}
+	return []string{}
+}
+
+func (h *handler) gceAccount(w http.ResponseWriter, r *http.Request) {
+	a, ok := h.account(w, r)
+	if !ok {
+		return
+	}
+	if r.URL.Query().Get("recursive") == "true" {
+		writeJSON(w, http.StatusOK, GCEServiceAccount{Aliases: h.aliases(a), Email: a.Email, Scopes: []string{cloudPlatform}})
+		return
+	}
+	writeText(w, "aliases\nemail\nscopes\ntoken\n")
+}
+
+func (h *handler) gceEmail(w http.ResponseWriter, r *http.Request) {
+	if a, ok := h.account(w, r); ok {
+		writeText(w, a.Email)
+	}
+}
+
+func (h *handler) gceAliases(w http.ResponseWriter, r *http.Request) {
+	if a, ok := h.account(w, r); ok {
+		writeText(w, strings.Join(h.aliases(a), "\n"))
+	}
+}
+
+// gceScopes reports cloud-platform, the only scope gcpCredentials grants,
+// whatever scopes a client asks for.
+func (h *handler) gceScopes(w http.ResponseWriter, r *http.Request) {
+	if _, ok := h.account(w, r); ok {
+		writeText(w, cloudPlatform+"\n")
+	}
+}
+
+func (h *handler) gceToken(w http.ResponseWriter, r *http.Request) {
+	a, ok := h.account(w, r)
+	if !ok {
+		return
+	}
+	c, status, msg := h.credential(r, a.Key)
+	if c == nil {
+		// 503 is transient to every Google client (item 36).
+		http.Error(w, msg, status)
+		return
+	}
+	writeJSON(w, http.StatusOK, renderGCEToken(c, h.o.Clock.Now()))
+}
+
+func (h *handler) gceProjectID(w http.ResponseWriter, r *http.Request) {
+	if len(h.o.GCP) == 0 {
+		notFound(w, r)
+		return
+	}
+	writeText(w, h.o.GCP[0].ProjectID)
+}
+
+func (h *handler) gceNumericProjectID(w http.ResponseWriter, r *http.Request) {
+	if len(h.o.GCP) == 0 || h.o.GCP[0].NumericProjectID == "" {
+		notFound(w, r)
+		return
+	}
+	writeText(w, h.o.GCP[0].NumericProjectID)
+}

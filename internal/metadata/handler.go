@@ -1,0 +1,199 @@
+// Package metadata serves what the refresher holds to unmodified SDKs: the
+// EC2 instance metadata service (IMDSv2), AWS container credentials, the
+// GCE metadata server and tc-credd's own JSON API, on a credential
+// listener; and health, readiness, metrics and status on an ops listener
+// that never serves a secret. A request reads memory only: this package
+// never imports authclient.
+package metadata
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/gorilla/mux"
+	"go.uber.org/zap"
+
+	"github.com/taskcluster/tc-credd/internal/clock"
+	"github.com/taskcluster/tc-credd/internal/refresher"
+)
+
+// View is the refresher as the endpoints see it: read-only.
+type View interface {
+	Get(ctx context.Context, key string) (*refresher.Credential, error)
+	States() []refresher.State
+	Ready() bool
+}
+
+// GCPAccount is a gcp source as the GCE metadata server shows it.
+type GCPAccount struct {
+	Key              string // refresher source key
+	Email            string
+	ProjectID        string
+	NumericProjectID string // optional; 404 when empty
+}
+
+// Options configure the credential listener's handler.
+type Options struct {
+	View    View
+	Clock   clock.Clock
+	Logger  *zap.Logger
+	Metrics *Metrics // optional
+
+	// AWSRole is the aws source name listed as the one IMDS role; "" lists
+	// none.
+	AWSRole string
+	// AllowIMDSv1 serves IMDS GETs that carry no token. Off by default:
+	// the token PUT is what an SSRF cannot send.
+	AllowIMDSv1 bool
+	// Region enables the IMDS region paths.
+	Region string
+	// GCP accounts; the first is "default".
+	GCP []GCPAccount
+	// Token guards /v1/credentials/*; nil turns that API off.
+	Token TokenChecker
+
+	Guard GuardOptions
+}
+
+type handler struct {
+	o      Options
+	tokens *imdsTokens
+}
+
+// New returns the credential listener's handler.
+func New(o Options) http.Handler {
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
+	}
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	h := &handler{o: o, tokens: newIMDSTokens(o.Clock, maxIMDSTokens)}
+	r := mux.NewRouter()
+	r.NotFoundHandler = http.HandlerFunc(notFound)
+	r.MethodNotAllowedHandler = http.HandlerFunc(methodNotAllowed)
+	route := func(router *mux.Router, name, path string, f http.HandlerFunc, methods ...string) {
+		if len(methods) == 0 {
+			methods = []string{http.MethodGet, http.MethodHead}
+		}
+		router.Handle(path, f).Methods(methods...).Name(name)
+	}
+
+	// AWS IMDS at the root: SDKs keep only scheme, host and port.
+	route(r, "imds_token", "/latest/api/token", h.imdsToken, http.MethodPut)
+	r.Handle("/latest/api/token", http.HandlerFunc(methodNotAllowed)).Name("imds_token")
+	imds := r.PathPrefix("/latest").Subrouter()
+	imds.Use(h.requireIMDSToken)
+	route(imds, "imds_roles", "/meta-data/iam/security-credentials", h.imdsRoles)
+	route(imds, "imds_roles", "/meta-data/iam/security-credentials/", h.imdsRoles)
+	route(imds, "imds_credentials", "/meta-data/iam/security-credentials/{role}", h.imdsCredentials)
+	route(imds, "imds_info", "/meta-data/iam/info", h.imdsInfo)
+	route(imds, "imds_region", "/meta-data/placement/region", h.imdsRegion)
+	route(imds, "imds_az", "/meta-data/placement/availability-zone", h.imdsAZ)
+	route(imds, "imds_identity", "/dynamic/instance-identity/document", h.imdsIdentity)
+
+	// The JSON API and AWS container credentials.
+	api := r.PathPrefix("/v1/credentials").Subrouter()
+	api.Use(h.requireLocalToken)
+	route(api, "api_credentials", "/{kind}/{name}", h.apiCredentials)
+
+	// GCE metadata.
+	route(r, "gce_root", "/", h.gceRoot)
+	gce := r.PathPrefix("/computeMetadata/v1").Subrouter()
+	route(gce, "gce_listing", "", h.gceListing("instance/\nproject/\n"))
+	route(gce, "gce_listing", "/", h.gceListing("instance/\nproject/\n"))
+	route(gce, "gce_instance", "/instance", h.gceListing("service-accounts/\n"))
+	route(gce, "gce_instance", "/instance/", h.gceListing("service-accounts/\n"))
+	route(gce, "gce_accounts", "/instance/service-accounts", h.gceAccounts)
+	route(gce, "gce_accounts", "/instance/service-accounts/", h.gceAccounts)
+	route(gce, "gce_account", "/instance/service-accounts/{acct}", h.gceAccount)
+	route(gce, "gce_account", "/instance/service-accounts/{acct}/", h.gceAccount)
+	route(gce, "gce_email", "/instance/service-accounts/{acct}/email", h.gceEmail)
+	route(gce, "gce_aliases", "/instance/service-accounts/{acct}/aliases", h.gceAliases)
+	route(gce, "gce_scopes", "/instance/service-accounts/{acct}/scopes", h.gceScopes)
+	route(gce, "gce_token", "/instance/service-accounts/{acct}/token", h.gceToken)
+	route(gce, "gce_project_id", "/project/project-id", h.gceProjectID)
+	route(gce, "gce_numeric_project_id", "/project/numeric-project-id", h.gceNumericProjectID)
+
+	r.Use(nameRoute)
+	g := o.Guard
+	g.Logger, g.Metrics, g.GoogleFlavor = o.Logger, o.Metrics, true
+	return guard(g, requireFlavor(r))
+}
+
+// nameRoute records the matched route's name for the access log and
+// metrics (unmatched requests keep "unknown").
+func nameRoute(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if info := infoFrom(r.Context()); info != nil {
+			if rt := mux.CurrentRoute(r); rt != nil && rt.GetName() != "" {
+				info.route = rt.GetName()
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func notFound(w http.ResponseWriter, r *http.Request) {
+	http.Error(w, "not found", http.StatusNotFound)
+}
+
+func methodNotAllowed(w http.ResponseWriter, r *http.Request) {
+	http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+func writeText(w http.ResponseWriter, text string) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write([]byte(text))
+}
+
+// credential fetches a source's credential for a request and classifies
+// failures: unknown → 404, not yet fetched or expired → 503. The error
+// text never carries upstream detail.
+func (h *handler) credential(r *http.Request, key string) (*refresher.Credential, int, string) {
+	c, err := h.o.View.Get(r.Context(), key)
+	switch {
+	case err == nil:
+		if info := infoFrom(r.Context()); info != nil {
+			info.key = keySuffix(c)
+		}
+		return c, http.StatusOK, ""
+	case errors.Is(err, refresher.ErrUnknownSource):
+		return nil, http.StatusNotFound, "no such credential"
+	case errors.Is(err, refresher.ErrNotReady):
+		return nil, http.StatusServiceUnavailable, "credential not available yet; retry shortly"
+	default:
+		return nil, http.StatusServiceUnavailable, "credential not available: upstream is failing; see tc-credd status"
+	}
+}
+
+func (h *handler) gcpAccount(name string) (GCPAccount, bool) {
+	if len(h.o.GCP) == 0 {
+		return GCPAccount{}, false
+	}
+	if name == "default" {
+		return h.o.GCP[0], true
+	}
+	for _, a := range h.o.GCP {
+		if strings.EqualFold(a.Email, name) {
+			return a, true
+		}
+	}
+	return GCPAccount{}, false
+}

@@ -1,0 +1,54 @@
+package metadata
+
+import (
+	"net/http"
+
+	"github.com/gorilla/mux"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+
+	"github.com/taskcluster/tc-credd/internal/refresher"
+)
+
+// OpsOptions configure the ops listener.
+type OpsOptions struct {
+	View    View
+	Metrics *Metrics
+	Logger  *zap.Logger
+	Guard   GuardOptions
+}
+
+// NewOps returns the ops listener's handler: /healthz, /readyz, /metrics
+// and /v1/status. None of them can reach a secret: they see states only.
+func NewOps(o OpsOptions) http.Handler {
+	r := mux.NewRouter()
+	r.NotFoundHandler = http.HandlerFunc(notFound)
+	r.MethodNotAllowedHandler = http.HandlerFunc(methodNotAllowed)
+	get := []string{http.MethodGet, http.MethodHead}
+	r.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeText(w, "ok\n")
+	}).Methods(get...).Name("healthz")
+	r.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
+		if o.View.Ready() {
+			writeText(w, "ready\n")
+			return
+		}
+		var waiting []string
+		for _, s := range o.View.States() {
+			if s.Status != refresher.StatusOK && s.Status != refresher.StatusDegraded {
+				waiting = append(waiting, s.Key+" ("+string(s.Status)+")")
+			}
+		}
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "notReady": waiting})
+	}).Methods(get...).Name("readyz")
+	r.HandleFunc("/v1/status", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]any{"ready": o.View.Ready(), "sources": o.View.States()})
+	}).Methods(get...).Name("status")
+	if o.Metrics != nil {
+		r.Handle("/metrics", promhttp.HandlerFor(o.Metrics.Registry, promhttp.HandlerOpts{})).Methods(get...).Name("metrics")
+	}
+	r.Use(nameRoute)
+	g := o.Guard
+	g.Logger, g.Metrics = o.Logger, o.Metrics
+	return guard(g, r)
+}

@@ -1,0 +1,123 @@
+package metadata_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/taskcluster/tc-credd/internal/metadata"
+)
+
+func opsGet(t *testing.T, h http.Handler, path string) (int, string) {
+	t.Helper()
+	req := httptest.NewRequest(http.MethodGet, path, nil)
+	req.Host = "127.0.0.1"
+	req.RemoteAddr = "127.0.0.1:5555"
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	b, _ := io.ReadAll(rec.Result().Body)
+	return rec.Code, string(b)
+}
+
+// secrets returns every secret the fake Auth service has issued so far,
+// plus the local token.
+func (e *env) secrets() []string {
+	out := []string{e.token}
+	for _, c := range []string{"aws/" + role, "gcp/" + gcpMail, "azure/results", "sentry/app", "websocktunnel/tunnel"} {
+		cred := e.current(c)
+		switch {
+		case cred.AWS != nil:
+			out = append(out, cred.AWS.SecretAccessKey.Reveal(), cred.AWS.SessionToken.Reveal(), cred.AWS.AccessKeyID)
+		case cred.GCP != nil:
+			out = append(out, cred.GCP.AccessToken.Reveal())
+		case cred.Azure != nil:
+			out = append(out, cred.Azure.SAS.Reveal())
+		case cred.Sentry != nil:
+			out = append(out, cred.Sentry.Secret.Reveal(), cred.Sentry.Public.Reveal())
+		case cred.Websocktunnel != nil:
+			out = append(out, cred.Websocktunnel.Token.Reveal())
+		}
+	}
+	return out
+}
+
+func TestOpsListener(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	// Serve some traffic first so request metrics exist.
+	tok := e.imdsToken()
+	e.do(http.MethodGet, "/latest/meta-data/iam/security-credentials/"+role, map[string]string{"X-aws-ec2-metadata-token": tok})
+	e.do(http.MethodGet, "/nope", nil)
+
+	core, logs := observer.New(zap.InfoLevel)
+	ops := metadata.NewOps(metadata.OpsOptions{View: e.r, Metrics: e.metrics, Logger: zap.New(core)})
+	if st, body := opsGet(t, ops, "/healthz"); st != 200 || body != "ok\n" {
+		t.Errorf("healthz: %d %q", st, body)
+	}
+	if st, _ := opsGet(t, ops, "/readyz"); st != 200 {
+		t.Errorf("readyz when ready: %d", st)
+	}
+	st, body := opsGet(t, ops, "/v1/status")
+	var status struct {
+		Ready   bool
+		Sources []map[string]any
+	}
+	if err := json.Unmarshal([]byte(body), &status); err != nil || st != 200 || !status.Ready || len(status.Sources) != 6 {
+		t.Fatalf("status: %d %v %s", st, err, body)
+	}
+	for _, s := range status.Sources {
+		for _, k := range []string{"status", "issued", "expires", "nextRenewal"} {
+			if s[k] == nil || s[k] == "" {
+				t.Errorf("status of %v lacks %s", s["key"], k)
+			}
+		}
+	}
+	st, metrics := opsGet(t, ops, "/metrics")
+	for _, want := range []string{
+		`tc_credd_requests_total{code="200",route="imds_credentials"} 1`,
+		`tc_credd_requests_total{code="404",route="unknown"} 1`,
+		`tc_credd_renewals_total{outcome="success",source="aws/artifacts"} 1`,
+		`tc_credd_source_status{source="sentry/app",status="ok"} 1`,
+		`tc_credd_credential_expiry_seconds{source="aws/artifacts"} 3`,
+	} {
+		if st != 200 || !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	// No secret on any ops page, in any log line of either listener.
+	pages := body + metrics
+	var logText strings.Builder
+	for _, l := range append(e.logs.All(), logs.All()...) {
+		b, _ := json.Marshal(l.ContextMap())
+		logText.WriteString(l.Message + string(b))
+	}
+	for _, s := range e.secrets() {
+		if strings.Contains(pages, s) {
+			t.Errorf("an ops page shows a secret")
+		}
+		if len(s) > 4 && strings.Contains(logText.String(), s) {
+			t.Errorf("a log line shows a secret or full key id")
+		}
+	}
+	if !strings.Contains(logText.String(), `"keyIdSuffix":"`+e.current("aws/" + role).AWS.AccessKeyID[16:]+`"`) {
+		t.Errorf("access log lacks the key id suffix: %s", logText.String())
+	}
+	if n := e.logs.FilterMessage("request").Len(); n != 3 {
+		t.Errorf("%d access-log lines for 3 requests", n)
+	}
+}
+
+func TestReadyzBeforeFirstFetch(t *testing.T) {
+	gate := make(chan struct{})
+	e := newEnv(t, envOpts{gate: gate})
+	ops := metadata.NewOps(metadata.OpsOptions{View: e.r, Metrics: e.metrics})
+	st, body := opsGet(t, ops, "/readyz")
+	if st != 503 || !strings.Contains(body, "aws/artifacts (pending)") {
+		t.Fatalf("readyz before the first fetch: %d %s", st, body)
+	}
+}

@@ -1,0 +1,157 @@
+package metadata
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+	"time"
+
+	"github.com/taskcluster/tc-credd/internal/refresher"
+)
+
+// The protocols differ only in shape: each function below renders the
+// refresher's current credential into one protocol's document. They are
+// pure, so each shape is tested without a server. They are the only
+// places that Reveal a secret on the request path.
+
+// awsTime formats a time as IMDS does: UTC, whole seconds, "Z"
+// (metadata-protocols.md item 12; Taskcluster sends milliseconds).
+func awsTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }
+
+// jsTime formats a time as Taskcluster does (JS toJSON).
+func jsTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+
+// IMDSCredentials is the document of
+// /latest/meta-data/iam/security-credentials/<role>.
+type IMDSCredentials struct {
+	Code            string `json:"Code"`
+	LastUpdated     string `json:"LastUpdated"`
+	Type            string `json:"Type"`
+	AccessKeyID     string `json:"AccessKeyId"`
+	SecretAccessKey string `json:"SecretAccessKey"`
+	Token           string `json:"Token"`
+	Expiration      string `json:"Expiration"`
+}
+
+func renderIMDS(c *refresher.Credential) IMDSCredentials {
+	return IMDSCredentials{
+		Code:            "Success",
+		LastUpdated:     awsTime(c.Issued),
+		Type:            "AWS-HMAC",
+		AccessKeyID:     c.AWS.AccessKeyID,
+		SecretAccessKey: c.AWS.SecretAccessKey.Reveal(),
+		Token:           c.AWS.SessionToken.Reveal(),
+		Expiration:      awsTime(c.Expires),
+	}
+}
+
+// ContainerCredentials is the AWS container-credentials document, also
+// the credential_process document's core.
+type ContainerCredentials struct {
+	AccessKeyID     string `json:"AccessKeyId"`
+	SecretAccessKey string `json:"SecretAccessKey"`
+	Token           string `json:"Token"`
+	Expiration      string `json:"Expiration"`
+}
+
+func renderContainer(c *refresher.Credential) ContainerCredentials {
+	return ContainerCredentials{
+		AccessKeyID:     c.AWS.AccessKeyID,
+		SecretAccessKey: c.AWS.SecretAccessKey.Reveal(),
+		Token:           c.AWS.SessionToken.Reveal(),
+		Expiration:      awsTime(c.Expires),
+	}
+}
+
+// IAMInfo is /latest/meta-data/iam/info.
+type IAMInfo struct {
+	Code               string `json:"Code"`
+	LastUpdated        string `json:"LastUpdated"`
+	InstanceProfileArn string `json:"InstanceProfileArn"`
+	InstanceProfileID  string `json:"InstanceProfileId"`
+}
+
+// renderIAMInfo describes the role. There is no real instance profile; the
+// ARN uses the reserved account 000000000000 and a stable made-up id, so
+// tools that only check Code accept it and nobody mistakes it for AWS's.
+func renderIAMInfo(role string, updated time.Time) IAMInfo {
+	sum := sha256.Sum256([]byte(role))
+	return IAMInfo{
+		Code:               "Success",
+		LastUpdated:        awsTime(updated),
+		InstanceProfileArn: "arn:aws:iam::000000000000:instance-profile/" + role,
+		InstanceProfileID:  "AIPA" + strings.ToUpper(hex.EncodeToString(sum[:8])),
+	}
+}
+
+// GCEToken is the GCE token document.
+type GCEToken struct {
+	AccessToken string `json:"access_token"`
+	ExpiresIn   int64  `json:"expires_in"`
+	TokenType   string `json:"token_type"`
+}
+
+// renderGCEToken counts expires_in down from now (item 30).
+func renderGCEToken(c *refresher.Credential, now time.Time) GCEToken {
+	return GCEToken{
+		AccessToken: c.GCP.AccessToken.Reveal(),
+		ExpiresIn:   int64(c.Expires.Sub(now) / time.Second),
+		TokenType:   "Bearer",
+	}
+}
+
+// GCEServiceAccount is .../service-accounts/<acct>/?recursive=true.
+type GCEServiceAccount struct {
+	Aliases []string `json:"aliases"`
+	Email   string   `json:"email"`
+	Scopes  []string `json:"scopes"`
+}
+
+// cloudPlatform is the only scope gcpCredentials grants.
+const cloudPlatform = "https://www.googleapis.com/auth/cloud-platform"
+
+// renderTaskcluster renders a credential in the Taskcluster response shape
+// of its kind, for the JSON API; aws uses the container shape.
+func renderTaskcluster(c *refresher.Credential) any {
+	switch c.Kind {
+	case refresher.AWS:
+		return renderContainer(c)
+	case refresher.GCP:
+		return struct {
+			AccessToken string `json:"accessToken"`
+			ExpireTime  string `json:"expireTime"`
+		}{c.GCP.AccessToken.Reveal(), c.Expires.UTC().Format(time.RFC3339)}
+	case refresher.Azure:
+		return struct {
+			SAS    string `json:"sas"`
+			Expiry string `json:"expiry"`
+		}{c.Azure.SAS.Reveal(), jsTime(c.Expires)}
+	case refresher.Sentry:
+		type dsn struct {
+			Secret string `json:"secret"`
+			Public string `json:"public"`
+		}
+		return struct {
+			Project string `json:"project"`
+			DSN     dsn    `json:"dsn"`
+			Expires string `json:"expires"`
+		}{c.Sentry.Project, dsn{c.Sentry.Secret.Reveal(), c.Sentry.Public.Reveal()}, jsTime(c.Expires)}
+	case refresher.Websocktunnel:
+		return struct {
+			WstClient   string `json:"wstClient"`
+			WstAudience string `json:"wstAudience"`
+			Token       string `json:"token"`
+			Expires     string `json:"expires"`
+		}{c.Websocktunnel.Client, c.Websocktunnel.Audience, c.Websocktunnel.Token.Reveal(), jsTime(c.Expires)}
+	}
+	return nil
+}
+
+// keySuffix is what an access log may show of a credential: the last four
+// characters of an AWS key id, nothing for the other kinds.
+func keySuffix(c *refresher.Credential) string {
+	if c.AWS == nil || len(c.AWS.AccessKeyID) < 8 {
+		return ""
+	}
+	return c.AWS.AccessKeyID[len(c.AWS.AccessKeyID)-4:]
+}

@@ -1,0 +1,204 @@
+package metadata
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/taskcluster/tc-credd/internal/atomicfile"
+	"github.com/taskcluster/tc-credd/internal/clock"
+	"github.com/taskcluster/tc-credd/internal/secret"
+)
+
+// maxIMDSTokens bounds the session-token store, so a flood of PUTs cannot
+// grow memory without limit.
+const maxIMDSTokens = 10000
+
+// imdsTokens holds IMDSv2 session tokens. Tokens are 32 random bytes; the
+// store is keyed by their SHA-256, so a lookup's timing says nothing about
+// a real token.
+type imdsTokens struct {
+	clk clock.Clock
+	max int
+	mu  sync.Mutex
+	m   map[[32]byte]time.Time
+}
+
+func newIMDSTokens(clk clock.Clock, max int) *imdsTokens {
+	return &imdsTokens{clk: clk, max: max, m: map[[32]byte]time.Time{}}
+}
+
+func newToken() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // never fails on supported platforms
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func (t *imdsTokens) issue(ttl int) string {
+	tok := newToken()
+	now := t.clk.Now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.m) >= t.max {
+		t.prune(now)
+	}
+	if len(t.m) >= t.max {
+		// Still full of live tokens: drop the one closest to expiry.
+		var victim [32]byte
+		var soonest time.Time
+		for k, exp := range t.m {
+			if soonest.IsZero() || exp.Before(soonest) {
+				victim, soonest = k, exp
+			}
+		}
+		delete(t.m, victim)
+	}
+	t.m[sha256.Sum256([]byte(tok))] = now.Add(time.Duration(ttl) * time.Second)
+	return tok
+}
+
+func (t *imdsTokens) prune(now time.Time) {
+	for k, exp := range t.m {
+		if !now.Before(exp) {
+			delete(t.m, k)
+		}
+	}
+}
+
+func (t *imdsTokens) valid(tok string) bool {
+	now := t.clk.Now()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	exp, ok := t.m[sha256.Sum256([]byte(tok))]
+	return ok && now.Before(exp)
+}
+
+// TokenChecker checks the token presented to /v1/credentials/*.
+type TokenChecker interface {
+	Check(presented string) bool
+}
+
+// RotationGrace is how long the previous local token stays valid after the
+// file changes: SDKs re-read the file only at their next fetch.
+const RotationGrace = time.Minute
+
+// LocalToken is the token guarding the JSON API and container
+// credentials, kept in a file the consumers read
+// (AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE). It is re-read when the file
+// changes.
+type LocalToken struct {
+	path string
+	clk  clock.Clock
+	log  *zap.Logger
+
+	mu        sync.Mutex
+	current   secret.String
+	previous  secret.String
+	prevUntil time.Time
+	modTime   time.Time
+	size      int64
+}
+
+// LoadLocalToken reads the token file, creating it with a random token and
+// mode 0600 when it is missing.
+func LoadLocalToken(path string, clk clock.Clock, log *zap.Logger) (*LocalToken, error) {
+	if clk == nil {
+		clk = clock.Real{}
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	t := &LocalToken{path: path, clk: clk, log: log}
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		// No trailing newline: the SDKs put the file's bytes in a header.
+		if err := atomicfile.Write(path, []byte(newToken()), 0o600); err != nil {
+			return nil, fmt.Errorf("creating local token file: %w", err)
+		}
+		log.Info("created local token file", zap.String("path", path))
+	}
+	if _, err := t.reload(); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// reload re-reads the file if its size or modification time changed.
+func (t *LocalToken) reload() (bool, error) {
+	st, err := os.Stat(t.path)
+	if err != nil {
+		return false, fmt.Errorf("local token file: %w", err)
+	}
+	t.mu.Lock()
+	same := st.ModTime().Equal(t.modTime) && st.Size() == t.size && !t.current.IsZero()
+	t.mu.Unlock()
+	if same {
+		return false, nil
+	}
+	b, err := os.ReadFile(t.path)
+	if err != nil {
+		return false, fmt.Errorf("local token file: %w", err)
+	}
+	tok := strings.TrimSpace(string(b))
+	if len(tok) < 16 {
+		return false, fmt.Errorf("local token file %s: token must be at least 16 characters", t.path)
+	}
+	for _, c := range tok {
+		if c < 0x21 || c > 0x7e {
+			return false, fmt.Errorf("local token file %s: token must be printable ASCII without spaces", t.path)
+		}
+	}
+	if len(tok) != len(b) {
+		t.log.Warn("local token file has surrounding whitespace; the AWS SDKs reject a trailing newline", zap.String("path", t.path))
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if !t.current.IsZero() && t.current.Reveal() != tok {
+		t.previous, t.prevUntil = t.current, t.clk.Now().Add(RotationGrace)
+	}
+	t.current, t.modTime, t.size = secret.New(tok), st.ModTime(), st.Size()
+	return true, nil
+}
+
+// Watch re-reads the file every interval until ctx ends.
+func (t *LocalToken) Watch(ctx context.Context, interval time.Duration) {
+	for clock.Sleep(ctx, t.clk, interval) == nil {
+		changed, err := t.reload()
+		switch {
+		case err != nil:
+			t.log.Error("local token file unreadable; keeping the current token", zap.Error(err))
+		case changed:
+			t.log.Info("local token rotated", zap.String("path", t.path), zap.Duration("previousValidFor", RotationGrace))
+		}
+	}
+}
+
+// Check compares in constant time against the current token and, during
+// the grace period, the previous one.
+func (t *LocalToken) Check(presented string) bool {
+	p := secret.New(presented)
+	t.mu.Lock()
+	cur, prev, until := t.current, t.previous, t.prevUntil
+	t.mu.Unlock()
+	// Evaluate both comparisons so timing does not say which one matched.
+	okCur := cur.Equal(p)
+	okPrev := !prev.IsZero() && prev.Equal(p) && t.clk.Now().Before(until)
+	return okCur || okPrev
+}
+
+// Value returns the current token, for `tc-credd credential-process`
+// running as the same user.
+func (t *LocalToken) Value() secret.String {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.current
+}
