@@ -174,4 +174,3 @@ func issuedBy(e *env, endpoint, value string) bool {
 	}
 	return false
 }
-
