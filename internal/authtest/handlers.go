@@ -13,6 +13,7 @@ import (
 
 	"github.com/taskcluster/tc-credd/internal/scopes"
 	"github.com/taskcluster/tc-credd/internal/secret"
+	"github.com/taskcluster/tc-credd/internal/tcrules"
 )
 
 func (s *Server) ping(c *call) {
@@ -147,8 +148,8 @@ func badScopes(list []string) bool {
 }
 
 func (c *call) validClientID(id string) bool {
-	if !clientIDRe.MatchString(id) {
-		c.fail(http.StatusBadRequest, "InvalidRequestArguments", "clientId must match "+clientIDRe.String())
+	if !tcrules.ClientID(id) {
+		c.fail(http.StatusBadRequest, "InvalidRequestArguments", "clientId must match ^[A-Za-z0-9!@/:.+|_-]+$")
 		return false
 	}
 	if strings.HasPrefix(id, "static/") {
@@ -446,8 +447,8 @@ func currentScopes(c *call) {
 
 func (s *Server) awsS3Credentials(c *call) {
 	level, bucket, prefix := c.param("level"), c.param("bucket"), c.param("prefix")
-	if !levelRe.MatchString(level) || !bucketRe.MatchString(bucket) {
-		c.fail(http.StatusBadRequest, "InvalidRequestArguments", "level must be read-write or read-only and bucket must match "+bucketRe.String())
+	if !tcrules.Level(level) || !tcrules.Bucket(bucket) {
+		c.fail(http.StatusBadRequest, "InvalidRequestArguments", "level must be read-write or read-only and bucket must match ^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$")
 		return
 	}
 	format := c.r.URL.Query().Get("format")
@@ -553,8 +554,8 @@ func (s *Server) azureList(store map[string]map[string]bool, kind string) handle
 func (s *Server) azureSAS(kind string) handler {
 	return func(c *call) {
 		account, name, level := c.param("account"), c.param(kind), c.param("level")
-		valid := map[string]func(string) bool{"table": ValidTable, "container": ValidContainer}[kind]
-		if !accountRe.MatchString(account) || !valid(name) || !levelRe.MatchString(level) {
+		valid := map[string]func(string) bool{"table": tcrules.AzureTable, "container": tcrules.AzureContainer}[kind]
+		if !tcrules.AzureAccount(account) || !valid(name) || !tcrules.Level(level) {
 			c.fail(http.StatusBadRequest, "InvalidRequestArguments", "account, "+kind+" or level is malformed")
 			return
 		}
@@ -588,8 +589,8 @@ func (s *Server) azureSAS(kind string) handler {
 
 func (s *Server) sentryDSN(c *call) {
 	project := c.param("project")
-	if !projectRe.MatchString(project) {
-		c.fail(http.StatusBadRequest, "InvalidRequestArguments", "project must match "+projectRe.String())
+	if !tcrules.SentryProject(project) {
+		c.fail(http.StatusBadRequest, "InvalidRequestArguments", "project must match ^[a-zA-Z0-9_-]{1,64}$")
 		return
 	}
 	if !c.requireAll("auth:sentry:" + project) {

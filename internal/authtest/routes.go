@@ -15,27 +15,11 @@ import (
 	"github.com/taskcluster/tc-credd/internal/scopes"
 )
 
-// Parameter patterns (taskcluster-auth.md §6.1).
+// Parameter patterns beyond tcrules' (taskcluster-auth.md §6.1).
 var (
-	clientIDRe  = regexp.MustCompile(`^[A-Za-z0-9!@/:.+|_-]+$`)
-	roleIDRe    = regexp.MustCompile(`^[\x20-\x7e]+$`)
-	levelRe     = regexp.MustCompile(`^(read-write|read-only)$`)
-	bucketRe    = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$`)
-	accountRe   = regexp.MustCompile(`^[a-z0-9]{3,24}$`)
-	tableRe     = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9]{2,62}$`)
-	containerRe = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$`)
-	projectRe   = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
-	limitRe     = regexp.MustCompile(`^[0-9]+$`)
+	roleIDRe = regexp.MustCompile(`^[\x20-\x7e]+$`)
+	limitRe  = regexp.MustCompile(`^[0-9]+$`)
 )
-
-// ValidBucket, ValidAccount and friends expose the service's parameter
-// rules, so config validation can reject what the service would.
-func ValidBucket(b string) bool        { return bucketRe.MatchString(b) }
-func ValidLevel(l string) bool         { return levelRe.MatchString(l) }
-func ValidAccount(a string) bool       { return accountRe.MatchString(a) }
-func ValidTable(t string) bool         { return tableRe.MatchString(t) }
-func ValidContainer(c string) bool     { return containerRe.MatchString(c) && !strings.Contains(c, "--") }
-func ValidSentryProject(p string) bool { return projectRe.MatchString(p) }
 
 // call is one authenticated request as a handler sees it.
 type call struct {

@@ -7,6 +7,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/taskcluster/tc-credd/internal/refresher"
+	"github.com/taskcluster/tc-credd/internal/render"
 )
 
 // apiError is the error body of the JSON API, capitalised as the AWS JS
@@ -59,5 +60,5 @@ func (h *handler) apiCredentials(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, status, apiError{code, msg})
 		return
 	}
-	writeJSON(w, http.StatusOK, renderTaskcluster(c))
+	writeJSON(w, http.StatusOK, render.Taskcluster(c))
 }

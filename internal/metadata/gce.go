@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/gorilla/mux"
+
+	"github.com/taskcluster/tc-credd/internal/render"
 )
 
 // requireFlavor demands Metadata-Flavor: Google on every path under
@@ -71,7 +73,7 @@ func (h *handler) gceAccount(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if r.URL.Query().Get("recursive") == "true" {
-		writeJSON(w, http.StatusOK, GCEServiceAccount{Aliases: h.aliases(a), Email: a.Email, Scopes: []string{cloudPlatform}})
+		writeJSON(w, http.StatusOK, render.GCEServiceAccount{Aliases: h.aliases(a), Email: a.Email, Scopes: []string{render.CloudPlatform}})
 		return
 	}
 	writeText(w, "aliases\nemail\nscopes\ntoken\n")
@@ -93,7 +95,7 @@ func (h *handler) gceAliases(w http.ResponseWriter, r *http.Request) {
 // whatever scopes a client asks for.
 func (h *handler) gceScopes(w http.ResponseWriter, r *http.Request) {
 	if _, ok := h.account(w, r); ok {
-		writeText(w, cloudPlatform+"\n")
+		writeText(w, render.CloudPlatform+"\n")
 	}
 }
 
@@ -108,7 +110,7 @@ func (h *handler) gceToken(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, msg, status)
 		return
 	}
-	writeJSON(w, http.StatusOK, renderGCEToken(c, h.o.Clock.Now()))
+	writeJSON(w, http.StatusOK, render.GCEToken(c, h.o.Clock.Now()))
 }
 
 func (h *handler) gceProjectID(w http.ResponseWriter, r *http.Request) {

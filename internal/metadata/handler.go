@@ -18,6 +18,7 @@ import (
 
 	"github.com/taskcluster/tc-credd/internal/clock"
 	"github.com/taskcluster/tc-credd/internal/refresher"
+	"github.com/taskcluster/tc-credd/internal/render"
 )
 
 // View is the refresher as the endpoints see it: read-only.
@@ -171,7 +172,7 @@ func (h *handler) credential(r *http.Request, key string) (*refresher.Credential
 	switch {
 	case err == nil:
 		if info := infoFrom(r.Context()); info != nil {
-			info.key = keySuffix(c)
+			info.key = render.KeySuffix(c)
 		}
 		return c, http.StatusOK, ""
 	case errors.Is(err, refresher.ErrUnknownSource):

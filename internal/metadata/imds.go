@@ -7,6 +7,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/taskcluster/tc-credd/internal/refresher"
+	"github.com/taskcluster/tc-credd/internal/render"
 )
 
 // IMDSv2 header names.
@@ -73,7 +74,7 @@ func (h *handler) imdsCredentials(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, msg, status)
 		return
 	}
-	writeJSON(w, http.StatusOK, renderIMDS(c))
+	writeJSON(w, http.StatusOK, render.IMDS(c))
 }
 
 func (h *handler) imdsInfo(w http.ResponseWriter, r *http.Request) {
@@ -86,7 +87,7 @@ func (h *handler) imdsInfo(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, msg, status)
 		return
 	}
-	writeJSON(w, http.StatusOK, renderIAMInfo(h.o.AWSRole, c.Issued))
+	writeJSON(w, http.StatusOK, render.IAMInfoFor(h.o.AWSRole, c.Issued))
 }
 
 func (h *handler) imdsRegion(w http.ResponseWriter, r *http.Request) {

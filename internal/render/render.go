@@ -1,4 +1,10 @@
-package metadata
+// Package render turns the refresher's current credential into each
+// protocol's document: IMDS, container credentials, GCE tokens, the
+// Taskcluster JSON shape, env files, AWS shared-credentials profiles and
+// template data. The functions are pure, so each shape is tested without a
+// server; they and the sinks' writes are the only places a secret is
+// revealed on purpose.
+package render
 
 import (
 	"crypto/sha256"
@@ -9,17 +15,12 @@ import (
 	"github.com/taskcluster/tc-credd/internal/refresher"
 )
 
-// The protocols differ only in shape: each function below renders the
-// refresher's current credential into one protocol's document. They are
-// pure, so each shape is tested without a server. They are the only
-// places that Reveal a secret on the request path.
-
-// awsTime formats a time as IMDS does: UTC, whole seconds, "Z"
+// AWSTime formats a time as IMDS does: UTC, whole seconds, "Z"
 // (metadata-protocols.md item 12; Taskcluster sends milliseconds).
-func awsTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }
+func AWSTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }
 
-// jsTime formats a time as Taskcluster does (JS toJSON).
-func jsTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
+// JSTime formats a time as Taskcluster does (JS toJSON).
+func JSTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
 
 // IMDSCredentials is the document of
 // /latest/meta-data/iam/security-credentials/<role>.
@@ -33,15 +34,15 @@ type IMDSCredentials struct {
 	Expiration      string `json:"Expiration"`
 }
 
-func renderIMDS(c *refresher.Credential) IMDSCredentials {
+func IMDS(c *refresher.Credential) IMDSCredentials {
 	return IMDSCredentials{
 		Code:            "Success",
-		LastUpdated:     awsTime(c.Issued),
+		LastUpdated:     AWSTime(c.Issued),
 		Type:            "AWS-HMAC",
 		AccessKeyID:     c.AWS.AccessKeyID,
 		SecretAccessKey: c.AWS.SecretAccessKey.Reveal(),
 		Token:           c.AWS.SessionToken.Reveal(),
-		Expiration:      awsTime(c.Expires),
+		Expiration:      AWSTime(c.Expires),
 	}
 }
 
@@ -54,12 +55,12 @@ type ContainerCredentials struct {
 	Expiration      string `json:"Expiration"`
 }
 
-func renderContainer(c *refresher.Credential) ContainerCredentials {
+func Container(c *refresher.Credential) ContainerCredentials {
 	return ContainerCredentials{
 		AccessKeyID:     c.AWS.AccessKeyID,
 		SecretAccessKey: c.AWS.SecretAccessKey.Reveal(),
 		Token:           c.AWS.SessionToken.Reveal(),
-		Expiration:      awsTime(c.Expires),
+		Expiration:      AWSTime(c.Expires),
 	}
 }
 
@@ -71,29 +72,29 @@ type IAMInfo struct {
 	InstanceProfileID  string `json:"InstanceProfileId"`
 }
 
-// renderIAMInfo describes the role. There is no real instance profile; the
+// IAMInfoFor describes the role. There is no real instance profile; the
 // ARN uses the reserved account 000000000000 and a stable made-up id, so
 // tools that only check Code accept it and nobody mistakes it for AWS's.
-func renderIAMInfo(role string, updated time.Time) IAMInfo {
+func IAMInfoFor(role string, updated time.Time) IAMInfo {
 	sum := sha256.Sum256([]byte(role))
 	return IAMInfo{
 		Code:               "Success",
-		LastUpdated:        awsTime(updated),
+		LastUpdated:        AWSTime(updated),
 		InstanceProfileArn: "arn:aws:iam::000000000000:instance-profile/" + role,
 		InstanceProfileID:  "AIPA" + strings.ToUpper(hex.EncodeToString(sum[:8])),
 	}
 }
 
-// GCEToken is the GCE token document.
-type GCEToken struct {
+// GCETokenDoc is the GCE token document.
+type GCETokenDoc struct {
 	AccessToken string `json:"access_token"`
 	ExpiresIn   int64  `json:"expires_in"`
 	TokenType   string `json:"token_type"`
 }
 
-// renderGCEToken counts expires_in down from now (item 30).
-func renderGCEToken(c *refresher.Credential, now time.Time) GCEToken {
-	return GCEToken{
+// GCEToken counts expires_in down from now (item 30).
+func GCEToken(c *refresher.Credential, now time.Time) GCETokenDoc {
+	return GCETokenDoc{
 		AccessToken: c.GCP.AccessToken.Reveal(),
 		ExpiresIn:   int64(c.Expires.Sub(now) / time.Second),
 		TokenType:   "Bearer",
@@ -107,15 +108,15 @@ type GCEServiceAccount struct {
 	Scopes  []string `json:"scopes"`
 }
 
-// cloudPlatform is the only scope gcpCredentials grants.
-const cloudPlatform = "https://www.googleapis.com/auth/cloud-platform"
+// CloudPlatform is the only scope gcpCredentials grants.
+const CloudPlatform = "https://www.googleapis.com/auth/cloud-platform"
 
-// renderTaskcluster renders a credential in the Taskcluster response shape
+// Taskcluster renders a credential in the Taskcluster response shape
 // of its kind, for the JSON API; aws uses the container shape.
-func renderTaskcluster(c *refresher.Credential) any {
+func Taskcluster(c *refresher.Credential) any {
 	switch c.Kind {
 	case refresher.AWS:
-		return renderContainer(c)
+		return Container(c)
 	case refresher.GCP:
 		return struct {
 			AccessToken string `json:"accessToken"`
@@ -125,7 +126,7 @@ func renderTaskcluster(c *refresher.Credential) any {
 		return struct {
 			SAS    string `json:"sas"`
 			Expiry string `json:"expiry"`
-		}{c.Azure.SAS.Reveal(), jsTime(c.Expires)}
+		}{c.Azure.SAS.Reveal(), JSTime(c.Expires)}
 	case refresher.Sentry:
 		type dsn struct {
 			Secret string `json:"secret"`
@@ -135,21 +136,21 @@ func renderTaskcluster(c *refresher.Credential) any {
 			Project string `json:"project"`
 			DSN     dsn    `json:"dsn"`
 			Expires string `json:"expires"`
-		}{c.Sentry.Project, dsn{c.Sentry.Secret.Reveal(), c.Sentry.Public.Reveal()}, jsTime(c.Expires)}
+		}{c.Sentry.Project, dsn{c.Sentry.Secret.Reveal(), c.Sentry.Public.Reveal()}, JSTime(c.Expires)}
 	case refresher.Websocktunnel:
 		return struct {
 			WstClient   string `json:"wstClient"`
 			WstAudience string `json:"wstAudience"`
 			Token       string `json:"token"`
 			Expires     string `json:"expires"`
-		}{c.Websocktunnel.Client, c.Websocktunnel.Audience, c.Websocktunnel.Token.Reveal(), jsTime(c.Expires)}
+		}{c.Websocktunnel.Client, c.Websocktunnel.Audience, c.Websocktunnel.Token.Reveal(), JSTime(c.Expires)}
 	}
 	return nil
 }
 
-// keySuffix is what an access log may show of a credential: the last four
+// KeySuffix is what an access log may show of a credential: the last four
 // characters of an AWS key id, nothing for the other kinds.
-func keySuffix(c *refresher.Credential) string {
+func KeySuffix(c *refresher.Credential) string {
 	if c.AWS == nil || len(c.AWS.AccessKeyID) < 8 {
 		return ""
 	}

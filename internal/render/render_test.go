@@ -1,4 +1,4 @@
-package metadata
+package render
 
 import (
 	"encoding/json"
@@ -15,64 +15,44 @@ func TestRenderingsAreExactShapes(t *testing.T) {
 	exp := issued.Add(time.Hour)
 	aws := &refresher.Credential{Kind: refresher.AWS, Issued: issued, Expires: exp, AWS: &refresher.AWSCredential{
 		AccessKeyID: "ASIAEXAMPLEKEY1234", SecretAccessKey: secret.New("sekrit"), SessionToken: secret.New("tokn")}}
-	b, _ := json.Marshal(renderIMDS(aws))
+	b, _ := json.Marshal(IMDS(aws))
 	want := `{"Code":"Success","LastUpdated":"2026-08-21T17:24:27Z","Type":"AWS-HMAC","AccessKeyId":"ASIAEXAMPLEKEY1234","SecretAccessKey":"sekrit","Token":"tokn","Expiration":"2026-08-21T18:24:27Z"}`
 	if string(b) != want {
 		t.Errorf("IMDS\n got %s\nwant %s", b, want)
 	}
-	b, _ = json.Marshal(renderContainer(aws))
+	b, _ = json.Marshal(Container(aws))
 	if string(b) != `{"AccessKeyId":"ASIAEXAMPLEKEY1234","SecretAccessKey":"sekrit","Token":"tokn","Expiration":"2026-08-21T18:24:27Z"}` {
 		t.Errorf("container: %s", b)
 	}
-	if keySuffix(aws) != "1234" {
-		t.Errorf("keySuffix = %q", keySuffix(aws))
+	if KeySuffix(aws) != "1234" {
+		t.Errorf("keySuffix = %q", KeySuffix(aws))
 	}
 	gcp := &refresher.Credential{Kind: refresher.GCP, Issued: issued, Expires: exp, GCP: &refresher.GCPCredential{AccessToken: secret.New("ya29.x")}}
-	tok := renderGCEToken(gcp, issued.Add(10*time.Minute+500*time.Millisecond))
+	tok := GCEToken(gcp, issued.Add(10*time.Minute+500*time.Millisecond))
 	if tok.ExpiresIn != 2999 || tok.TokenType != "Bearer" || tok.AccessToken != "ya29.x" {
 		t.Errorf("GCE token = %+v", tok)
 	}
-	b, _ = json.Marshal(renderTaskcluster(gcp))
+	b, _ = json.Marshal(Taskcluster(gcp))
 	if string(b) != `{"accessToken":"ya29.x","expireTime":"2026-08-21T18:24:27Z"}` {
 		t.Errorf("gcp: %s", b)
 	}
 	sentry := &refresher.Credential{Kind: refresher.Sentry, Expires: exp, Sentry: &refresher.SentryCredential{Project: "p", Secret: secret.New("s"), Public: secret.New("u")}}
-	b, _ = json.Marshal(renderTaskcluster(sentry))
+	b, _ = json.Marshal(Taskcluster(sentry))
 	if string(b) != `{"project":"p","dsn":{"secret":"s","public":"u"},"expires":"2026-08-21T18:24:27.123Z"}` {
 		t.Errorf("sentry: %s", b)
 	}
 	az := &refresher.Credential{Kind: refresher.Azure, Expires: exp, Azure: &refresher.AzureCredential{SAS: secret.New("sv=1&sig=x")}}
-	b, _ = json.Marshal(renderTaskcluster(az))
+	b, _ = json.Marshal(Taskcluster(az))
 	if string(b) != `{"sas":"sv=1\u0026sig=x","expiry":"2026-08-21T18:24:27.123Z"}` {
 		t.Errorf("azure: %s", b)
 	}
 	wst := &refresher.Credential{Kind: refresher.Websocktunnel, Expires: exp, Websocktunnel: &refresher.WebsocktunnelCredential{Audience: "a", Client: "c", Token: secret.New("j.w.t")}}
-	b, _ = json.Marshal(renderTaskcluster(wst))
+	b, _ = json.Marshal(Taskcluster(wst))
 	if string(b) != `{"wstClient":"c","wstAudience":"a","token":"j.w.t","expires":"2026-08-21T18:24:27.123Z"}` {
 		t.Errorf("websocktunnel: %s", b)
 	}
-	info := renderIAMInfo("artifacts", issued)
+	info := IAMInfoFor("artifacts", issued)
 	if info.Code != "Success" || !strings.HasSuffix(info.InstanceProfileArn, ":instance-profile/artifacts") || len(info.InstanceProfileID) != 20 {
 		t.Errorf("iam info = %+v", info)
 	}
 }
-
-func TestIMDSTokenStoreIsBounded(t *testing.T) {
-	clk := fixedClock{time.Unix(0, 0)}
-	s := newIMDSTokens(clk, 3)
-	toks := []string{s.issue(10), s.issue(20), s.issue(30), s.issue(40)}
-	if len(s.m) != 3 {
-		t.Fatalf("store holds %d tokens, want 3", len(s.m))
-	}
-	if s.valid(toks[0]) || !s.valid(toks[3]) || !s.valid(toks[1]) {
-		t.Fatal("the token closest to expiry should be the one evicted")
-	}
-}
-
-type fixedClock struct{ t time.Time }
-
-func (c fixedClock) Now() time.Time { return c.t }
-func (c fixedClock) Timer(time.Duration) (<-chan time.Time, func() bool) {
-	return make(chan time.Time), func() bool { return true }
-}
-func (c fixedClock) AfterFunc(time.Duration, func()) func() bool { return func() bool { return true } }

@@ -1,0 +1,214 @@
+// Package config reads tc-credd's YAML config: strict (an unknown key is
+// an error naming the key and its line), defaults first, then the file,
+// then the standard Taskcluster environment for what the file leaves out.
+// Parse has no side effects; Validate names the field at fault in every
+// message.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/taskcluster/tc-credd/internal/secret"
+)
+
+// Defaults. The credential port is documented in the README.
+const (
+	DefaultListen         = "127.0.0.1:8765"
+	DefaultLocalTokenFile = "/run/tc-credd/token"
+	DefaultSinkMode       = 0o600
+)
+
+// Config is the whole file.
+type Config struct {
+	RootURL          string        `yaml:"rootUrl"`
+	Credentials      Credentials   `yaml:"credentials"`
+	Listen           string        `yaml:"listen"`
+	OpsListen        string        `yaml:"opsListen"`
+	LocalTokenFile   string        `yaml:"localTokenFile"`
+	LogLevel         string        `yaml:"logLevel"`
+	AllowedHosts     []string      `yaml:"allowedHosts"`
+	AllowNonLoopback bool          `yaml:"allowNonLoopback"`
+	IMDS             IMDS          `yaml:"imds"`
+	Margins          Margins       `yaml:"margins"`
+	AWS              []AWS         `yaml:"aws"`
+	GCP              []GCP         `yaml:"gcp"`
+	Azure            []Azure       `yaml:"azure"`
+	Sentry           []Sentry      `yaml:"sentry"`
+	Websocktunnel    []WST         `yaml:"websocktunnel"`
+	Sinks            []Sink        `yaml:"sinks"`
+	lines            map[string]int
+	path             string
+}
+
+// Credentials are tc-credd's own Taskcluster credentials.
+type Credentials struct {
+	ClientID        string        `yaml:"clientId"`
+	AccessToken     secret.String `yaml:"accessToken"`
+	AccessTokenFile string        `yaml:"accessTokenFile"`
+	Certificate     string        `yaml:"certificate"`
+	// AuthorizedScopes nil means no restriction; [] means no scopes.
+	AuthorizedScopes *[]string `yaml:"authorizedScopes"`
+}
+
+// GoString keeps %#v from reaching the token (secret.String already
+// redacts; this also hides whether a file is used).
+func (c Credentials) GoString() string {
+	return fmt.Sprintf("config.Credentials{ClientID:%q, AccessToken:%v}", c.ClientID, c.AccessToken)
+}
+
+// IMDS configures the EC2 metadata endpoints.
+type IMDS struct {
+	AllowV1 bool   `yaml:"allowV1"`
+	Region  string `yaml:"region"`
+}
+
+// Margins override the least remaining validity per kind.
+type Margins struct {
+	AWS           time.Duration `yaml:"aws"`
+	GCP           time.Duration `yaml:"gcp"`
+	Azure         time.Duration `yaml:"azure"`
+	Sentry        time.Duration `yaml:"sentry"`
+	Websocktunnel time.Duration `yaml:"websocktunnel"`
+}
+
+// AWS is an awsS3Credentials source.
+type AWS struct {
+	Name   string        `yaml:"name"`
+	Bucket string        `yaml:"bucket"`
+	Prefix string        `yaml:"prefix"`
+	Level  string        `yaml:"level"`
+	Listen string        `yaml:"listen"`
+	Margin time.Duration `yaml:"margin"`
+}
+
+// GCP is a gcpCredentials source. Name defaults to the service account.
+type GCP struct {
+	Name             string        `yaml:"name"`
+	ProjectID        string        `yaml:"projectId"`
+	ServiceAccount   string        `yaml:"serviceAccount"`
+	NumericProjectID string        `yaml:"numericProjectId"`
+	Margin           time.Duration `yaml:"margin"`
+}
+
+// Azure is an azureTableSAS or azureContainerSAS source.
+type Azure struct {
+	Name      string        `yaml:"name"`
+	Account   string        `yaml:"account"`
+	Table     string        `yaml:"table"`
+	Container string        `yaml:"container"`
+	Level     string        `yaml:"level"`
+	Margin    time.Duration `yaml:"margin"`
+}
+
+// Sentry is a sentryDSN source.
+type Sentry struct {
+	Name    string        `yaml:"name"`
+	Project string        `yaml:"project"`
+	Margin  time.Duration `yaml:"margin"`
+}
+
+// WST is a websocktunnelToken source.
+type WST struct {
+	Name     string        `yaml:"name"`
+	Audience string        `yaml:"audience"`
+	Client   string        `yaml:"client"`
+	Margin   time.Duration `yaml:"margin"`
+}
+
+// Sink writes a source's credential to a file on every change.
+type Sink struct {
+	Source   string   `yaml:"source"` // kind/name
+	Path     string   `yaml:"path"`
+	Format   string   `yaml:"format"` // json | env | aws-credentials | template
+	Template string   `yaml:"template"`
+	Profile  string   `yaml:"profile"` // aws-credentials profile name
+	Mode     string   `yaml:"mode"`    // octal, default "0600"
+	Command  []string `yaml:"command"`
+}
+
+// Load reads and parses a config file. It does not validate.
+func Load(path string) (*Config, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	c, err := Parse(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	c.path = path
+	return c, nil
+}
+
+var unknownFieldRe = regexp.MustCompile(`^line (\d+): field (\S+) not found in type (\S+)$`)
+
+// Parse decodes YAML strictly: unknown keys are errors naming the key and
+// its line. It reads the environment for nothing and writes nothing.
+func Parse(r io.Reader) (*Config, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	c := &Config{}
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		var te *yaml.TypeError
+		if errors.As(err, &te) {
+			msgs := make([]string, 0, len(te.Errors))
+			for _, m := range te.Errors {
+				if sm := unknownFieldRe.FindStringSubmatch(m); sm != nil {
+					m = fmt.Sprintf("line %s: unknown key %q", sm[1], sm[2])
+				}
+				msgs = append(msgs, m)
+			}
+			return nil, fmt.Errorf("config: %s", strings.Join(msgs, "; "))
+		}
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err == nil {
+		c.lines = map[string]int{}
+		indexLines(&root, "", c.lines)
+	}
+	return c, nil
+}
+
+// indexLines records the line of every key path ("aws[0].bucket").
+func indexLines(n *yaml.Node, path string, out map[string]int) {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			indexLines(c, path, out)
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			p := k.Value
+			if path != "" {
+				p = path + "." + k.Value
+			}
+			out[p] = k.Line
+			indexLines(v, p, out)
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			p := fmt.Sprintf("%s[%d]", path, i)
+			out[p] = c.Line
+			indexLines(c, p, out)
+		}
+	}
+}
+
+// Path is the file the config came from, if any.
+func (c *Config) Path() string { return c.path }

@@ -1,0 +1,410 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"text/template"
+
+	"github.com/taskcluster/tc-credd/internal/secret"
+	"github.com/taskcluster/tc-credd/internal/tcrules"
+)
+
+// Sentinel errors, so callers and tests can use errors.Is.
+var (
+	ErrRequired  = errors.New("is required")
+	ErrInvalid   = errors.New("is invalid")
+	ErrDuplicate = errors.New("is used twice")
+	ErrConflict  = errors.New("conflicts with another field")
+)
+
+// FieldError is one problem with one field.
+type FieldError struct {
+	Field  string // "aws[0].bucket"
+	Line   int    // 0 when unknown
+	Err    error  // a sentinel above
+	Detail string
+}
+
+func (e *FieldError) Error() string {
+	where := e.Field
+	if e.Line > 0 {
+		where = fmt.Sprintf("%s (line %d)", e.Field, e.Line)
+	}
+	if e.Detail != "" {
+		return fmt.Sprintf("%s: %v: %s", where, e.Err, e.Detail)
+	}
+	return fmt.Sprintf("%s: %v", where, e.Err)
+}
+
+func (e *FieldError) Unwrap() error { return e.Err }
+
+// Errors is every problem Validate found.
+type Errors []*FieldError
+
+func (es Errors) Error() string {
+	msgs := make([]string, len(es))
+	for i, e := range es {
+		msgs[i] = e.Error()
+	}
+	return strings.Join(msgs, "\n")
+}
+
+// Unwrap lets errors.Is and errors.As see each FieldError.
+func (es Errors) Unwrap() []error {
+	out := make([]error, len(es))
+	for i, e := range es {
+		out[i] = e
+	}
+	return out
+}
+
+// ApplyEnv fills what the file leaves out from the standard Taskcluster
+// variables. It reads only through getenv.
+func (c *Config) ApplyEnv(getenv func(string) string) {
+	if c.RootURL == "" {
+		c.RootURL = getenv("TASKCLUSTER_ROOT_URL")
+	}
+	cr := &c.Credentials
+	if cr.ClientID == "" {
+		cr.ClientID = getenv("TASKCLUSTER_CLIENT_ID")
+		if cr.AccessToken.IsZero() && cr.AccessTokenFile == "" {
+			cr.AccessToken = secret.New(getenv("TASKCLUSTER_ACCESS_TOKEN"))
+		}
+		if cr.Certificate == "" {
+			cr.Certificate = getenv("TASKCLUSTER_CERTIFICATE")
+		}
+	}
+}
+
+// ApplyDefaults fills defaults that do not depend on other fields' errors.
+func (c *Config) ApplyDefaults() {
+	if c.Listen == "" {
+		c.Listen = DefaultListen
+	}
+	if c.LocalTokenFile == "" {
+		c.LocalTokenFile = DefaultLocalTokenFile
+	}
+	if c.LogLevel == "" {
+		c.LogLevel = "info"
+	}
+	for i := range c.GCP {
+		if c.GCP[i].Name == "" {
+			c.GCP[i].Name = c.GCP[i].ServiceAccount
+		}
+	}
+	for i := range c.Sinks {
+		if c.Sinks[i].Mode == "" {
+			c.Sinks[i].Mode = "0600"
+		}
+	}
+}
+
+var (
+	nameRe    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$`)
+	saEmailRe = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{4,62}@[a-z0-9.-]+$`)
+	gcpProjRe = regexp.MustCompile(`^[a-z][a-z0-9-]{4,28}[a-z0-9]$`)
+	numericRe = regexp.MustCompile(`^[0-9]{1,20}$`)
+	regionRe  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
+)
+
+type validator struct {
+	c    *Config
+	errs Errors
+	warn []string
+}
+
+func (v *validator) fail(field string, err error, detail string, args ...any) {
+	v.errs = append(v.errs, &FieldError{Field: field, Line: v.c.lines[field], Err: err, Detail: fmt.Sprintf(detail, args...)})
+}
+
+func (v *validator) warnf(field, format string, args ...any) {
+	where := field
+	if l := v.c.lines[field]; l > 0 {
+		where = fmt.Sprintf("%s (line %d)", field, l)
+	}
+	v.warn = append(v.warn, where+": "+fmt.Sprintf(format, args...))
+}
+
+func (v *validator) required(field, value string) bool {
+	if value == "" {
+		v.fail(field, ErrRequired, "")
+		return false
+	}
+	return true
+}
+
+func (v *validator) match(field, value string, ok func(string) bool, rule string) {
+	if v.required(field, value) && !ok(value) {
+		v.fail(field, ErrInvalid, "%s (got %q)", rule, value)
+	}
+}
+
+func (v *validator) listen(field, addr string) {
+	if addr == "" {
+		return
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		v.fail(field, ErrInvalid, "must be host:port (got %q)", addr)
+		return
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		v.fail(field, ErrInvalid, "port must be 0..65535 (got %q)", port)
+	}
+	if !v.c.AllowNonLoopback && !isLoopback(host) {
+		v.fail(field, ErrInvalid, "%q is not a loopback address; set allowNonLoopback: true to bind it anyway", addr)
+	}
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
+}
+
+// name checks a source name and its uniqueness within its kind.
+func (v *validator) name(field, kind, name string, seen map[string]bool) {
+	if !v.required(field, name) {
+		return
+	}
+	if !nameRe.MatchString(name) {
+		v.fail(field, ErrInvalid, "letters, digits, '.', '_', '@' and '-', up to 128 (got %q)", name)
+	}
+	if seen[kind+"/"+name] {
+		v.fail(field, ErrDuplicate, "another %s source is named %q", kind, name)
+	}
+	seen[kind+"/"+name] = true
+}
+
+func (v *validator) margin(field string, d interface{ Seconds() float64 }) {
+	if d.Seconds() < 0 {
+		v.fail(field, ErrInvalid, "must not be negative")
+	}
+}
+
+// Validate checks every field and returns warnings (worth a log line, not
+// a refusal) and an Errors value naming each problem.
+func (c *Config) Validate() (warnings []string, err error) {
+	v := &validator{c: c}
+	if v.required("rootUrl", c.RootURL) {
+		u, err := url.Parse(c.RootURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || strings.Trim(u.Path, "/") != "" {
+			v.fail("rootUrl", ErrInvalid, "must be http(s)://host[:port] with no path (got %q)", c.RootURL)
+		}
+	}
+	cr := c.Credentials
+	if v.required("credentials.clientId", cr.ClientID) && !tcrules.ClientID(cr.ClientID) {
+		v.fail("credentials.clientId", ErrInvalid, "must match ^[A-Za-z0-9!@/:.+|_-]+$ (got %q)", cr.ClientID)
+	}
+	switch {
+	case !cr.AccessToken.IsZero() && cr.AccessTokenFile != "":
+		v.fail("credentials.accessTokenFile", ErrConflict, "set accessToken or accessTokenFile, not both")
+	case cr.AccessToken.IsZero() && cr.AccessTokenFile == "":
+		v.fail("credentials.accessToken", ErrRequired, "set accessToken, accessTokenFile or TASKCLUSTER_ACCESS_TOKEN")
+	case cr.AccessTokenFile != "":
+		v.checkPrivate("credentials.accessTokenFile", cr.AccessTokenFile)
+	}
+	if cr.Certificate != "" && !strings.HasPrefix(strings.TrimSpace(cr.Certificate), "{") {
+		v.fail("credentials.certificate", ErrInvalid, "must be the JSON text of a certificate object")
+	}
+	if cr.AuthorizedScopes != nil {
+		for i, s := range *cr.AuthorizedScopes {
+			for _, r := range s {
+				if r < 0x20 || r > 0x7e {
+					v.fail(fmt.Sprintf("credentials.authorizedScopes[%d]", i), ErrInvalid, "scopes are printable ASCII")
+					break
+				}
+			}
+		}
+	}
+	v.listen("listen", c.Listen)
+	v.listen("opsListen", c.OpsListen)
+	if c.OpsListen != "" && c.OpsListen == c.Listen {
+		v.fail("opsListen", ErrConflict, "must differ from listen")
+	}
+	v.required("localTokenFile", c.LocalTokenFile)
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		v.fail("logLevel", ErrInvalid, "debug, info, warn or error (got %q)", c.LogLevel)
+	}
+	if c.IMDS.Region != "" && !regionRe.MatchString(c.IMDS.Region) {
+		v.fail("imds.region", ErrInvalid, "an AWS region such as us-east-1 (got %q)", c.IMDS.Region)
+	}
+	for _, m := range []struct {
+		f string
+		d interface{ Seconds() float64 }
+	}{{"margins.aws", c.Margins.AWS}, {"margins.gcp", c.Margins.GCP}, {"margins.azure", c.Margins.Azure}, {"margins.sentry", c.Margins.Sentry}, {"margins.websocktunnel", c.Margins.Websocktunnel}} {
+		v.margin(m.f, m.d)
+	}
+	seen := map[string]bool{}
+	v.sources(seen)
+	v.sinks(seen)
+	if c.path != "" {
+		v.checkPrivate("config file", c.path)
+	}
+	if len(v.errs) > 0 {
+		return v.warn, v.errs
+	}
+	return v.warn, nil
+}
+
+func (v *validator) sources(seen map[string]bool) {
+	c := v.c
+	listens := map[string]string{c.Listen: "listen", c.OpsListen: "opsListen"}
+	for i, s := range c.AWS {
+		f := fmt.Sprintf("aws[%d]", i)
+		v.name(f+".name", "aws", s.Name, seen)
+		v.match(f+".bucket", s.Bucket, tcrules.Bucket, "lowercase letters, digits and dashes, 3 to 64, no dots")
+		v.match(f+".level", s.Level, tcrules.Level, "read-write or read-only")
+		if strings.HasPrefix(s.Prefix, "/") {
+			v.fail(f+".prefix", ErrInvalid, "must not start with / (got %q)", s.Prefix)
+		} else if s.Prefix != "" && !strings.HasSuffix(s.Prefix, "/") {
+			v.warnf(f+".prefix", "%q has no trailing /, so it also grants %s* (e.g. %s-other/)", s.Prefix, s.Prefix, s.Prefix)
+		}
+		v.listen(f+".listen", s.Listen)
+		if s.Listen != "" {
+			if other, dup := listens[s.Listen]; dup {
+				v.fail(f+".listen", ErrDuplicate, "%s already listens on %s", other, s.Listen)
+			}
+			listens[s.Listen] = f + ".listen"
+		}
+		v.margin(f+".margin", s.Margin)
+	}
+	for i, s := range c.GCP {
+		f := fmt.Sprintf("gcp[%d]", i)
+		v.match(f+".projectId", s.ProjectID, gcpProjRe.MatchString, "a GCP project id: 6 to 30 lowercase letters, digits and dashes")
+		v.match(f+".serviceAccount", s.ServiceAccount, saEmailRe.MatchString, "a service account email")
+		v.name(f+".name", "gcp", s.Name, seen)
+		if s.NumericProjectID != "" && !numericRe.MatchString(s.NumericProjectID) {
+			v.fail(f+".numericProjectId", ErrInvalid, "digits only (got %q)", s.NumericProjectID)
+		}
+		v.margin(f+".margin", s.Margin)
+	}
+	for i, s := range c.Azure {
+		f := fmt.Sprintf("azure[%d]", i)
+		v.name(f+".name", "azure", s.Name, seen)
+		v.match(f+".account", s.Account, tcrules.AzureAccount, "3 to 24 lowercase letters and digits")
+		v.match(f+".level", s.Level, tcrules.Level, "read-write or read-only")
+		switch {
+		case s.Table != "" && s.Container != "":
+			v.fail(f+".container", ErrConflict, "set table or container, not both")
+		case s.Table != "":
+			v.match(f+".table", s.Table, tcrules.AzureTable, "a letter, then 2 to 62 letters and digits")
+		case s.Container != "":
+			v.match(f+".container", s.Container, tcrules.AzureContainer, "3 to 63 lowercase letters, digits and single dashes")
+		default:
+			v.fail(f+".table", ErrRequired, "set table or container")
+		}
+		v.margin(f+".margin", s.Margin)
+	}
+	for i, s := range c.Sentry {
+		f := fmt.Sprintf("sentry[%d]", i)
+		v.name(f+".name", "sentry", s.Name, seen)
+		v.match(f+".project", s.Project, tcrules.SentryProject, "1 to 64 letters, digits, _ and -")
+		v.margin(f+".margin", s.Margin)
+	}
+	for i, s := range c.Websocktunnel {
+		f := fmt.Sprintf("websocktunnel[%d]", i)
+		v.name(f+".name", "websocktunnel", s.Name, seen)
+		v.required(f+".audience", s.Audience)
+		v.required(f+".client", s.Client)
+		v.margin(f+".margin", s.Margin)
+	}
+}
+
+var formats = map[string]bool{"json": true, "env": true, "aws-credentials": true, "template": true}
+
+func (v *validator) sinks(sources map[string]bool) {
+	paths := map[string]string{}
+	for i, s := range v.c.Sinks {
+		f := fmt.Sprintf("sinks[%d]", i)
+		if v.required(f+".source", s.Source) && !sources[s.Source] {
+			v.fail(f+".source", ErrInvalid, "%q names no configured source (use kind/name, e.g. sentry/app)", s.Source)
+		}
+		if v.required(f+".path", s.Path) {
+			if !strings.HasPrefix(s.Path, "/") {
+				v.fail(f+".path", ErrInvalid, "must be an absolute path (got %q)", s.Path)
+			}
+			if other, dup := paths[s.Path]; dup {
+				v.fail(f+".path", ErrDuplicate, "%s writes %s too", other, s.Path)
+			}
+			paths[s.Path] = f
+		}
+		if v.required(f+".format", s.Format) && !formats[s.Format] {
+			v.fail(f+".format", ErrInvalid, "json, env, aws-credentials or template (got %q)", s.Format)
+		}
+		if s.Format == "aws-credentials" && !strings.HasPrefix(s.Source, "aws/") {
+			v.fail(f+".format", ErrInvalid, "aws-credentials needs an aws source (got %q)", s.Source)
+		}
+		if s.Format == "template" {
+			if v.required(f+".template", s.Template) {
+				if _, err := template.New(f).Option("missingkey=error").Parse(s.Template); err != nil {
+					v.fail(f+".template", ErrInvalid, "%v", err)
+				}
+			}
+		} else if s.Template != "" {
+			v.fail(f+".template", ErrConflict, "only for format: template")
+		}
+		mode, err := strconv.ParseUint(s.Mode, 8, 32)
+		switch {
+		case err != nil || mode > 0o777:
+			v.fail(f+".mode", ErrInvalid, "an octal file mode such as \"0600\" (got %q)", s.Mode)
+		case mode&0o007 != 0:
+			v.warnf(f+".mode", "%s lets every user on the machine read the credential", s.Mode)
+		}
+		if s.Command != nil && (len(s.Command) == 0 || s.Command[0] == "") {
+			v.fail(f+".command", ErrInvalid, "must name a program, e.g. [systemctl, reload, my-app]")
+		}
+	}
+}
+
+// checkPrivate warns when a file holding secrets is readable by others.
+func (v *validator) checkPrivate(field, path string) {
+	st, err := os.Stat(path)
+	if err != nil {
+		if field != "config file" {
+			v.fail(field, ErrInvalid, "%v", err)
+		}
+		return
+	}
+	if st.Mode().Perm()&0o004 != 0 {
+		v.warnf(field, "%s is readable by every user (mode %04o); chmod o-r it", path, st.Mode().Perm())
+	}
+}
+
+// FileMode returns a validated sink's file mode.
+func (s Sink) FileMode() os.FileMode {
+	m, err := strconv.ParseUint(s.Mode, 8, 32)
+	if err != nil {
+		return DefaultSinkMode
+	}
+	return os.FileMode(m)
+}
+
+// AccessToken returns the access token, reading accessTokenFile if set.
+func (c *Config) AccessToken() (secret.String, error) {
+	if c.Credentials.AccessTokenFile == "" {
+		return c.Credentials.AccessToken, nil
+	}
+	b, err := os.ReadFile(c.Credentials.AccessTokenFile)
+	if err != nil {
+		return secret.String{}, fmt.Errorf("credentials.accessTokenFile: %w", err)
+	}
+	tok := strings.TrimSpace(string(b))
+	if tok == "" {
+		return secret.String{}, fmt.Errorf("credentials.accessTokenFile: %s is empty", c.Credentials.AccessTokenFile)
+	}
+	return secret.New(tok), nil
+}
+
+// Lines exposes the line index for callers that report their own errors.
+func (c *Config) Line(field string) int { return c.lines[field] }
