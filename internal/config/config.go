@@ -29,22 +29,22 @@ const (
 
 // Config is the whole file.
 type Config struct {
-	RootURL          string        `yaml:"rootUrl"`
-	Credentials      Credentials   `yaml:"credentials"`
-	Listen           string        `yaml:"listen"`
-	OpsListen        string        `yaml:"opsListen"`
-	LocalTokenFile   string        `yaml:"localTokenFile"`
-	LogLevel         string        `yaml:"logLevel"`
-	AllowedHosts     []string      `yaml:"allowedHosts"`
-	AllowNonLoopback bool          `yaml:"allowNonLoopback"`
-	IMDS             IMDS          `yaml:"imds"`
-	Margins          Margins       `yaml:"margins"`
-	AWS              []AWS         `yaml:"aws"`
-	GCP              []GCP         `yaml:"gcp"`
-	Azure            []Azure       `yaml:"azure"`
-	Sentry           []Sentry      `yaml:"sentry"`
-	Websocktunnel    []WST         `yaml:"websocktunnel"`
-	Sinks            []Sink        `yaml:"sinks"`
+	RootURL          string      `yaml:"rootUrl"`
+	Credentials      Credentials `yaml:"credentials"`
+	Listen           string      `yaml:"listen"`
+	OpsListen        string      `yaml:"opsListen"`
+	LocalTokenFile   string      `yaml:"localTokenFile"`
+	LogLevel         string      `yaml:"logLevel"`
+	AllowedHosts     []string    `yaml:"allowedHosts"`
+	AllowNonLoopback bool        `yaml:"allowNonLoopback"`
+	IMDS             IMDS        `yaml:"imds"`
+	Margins          Margins     `yaml:"margins"`
+	AWS              []AWS       `yaml:"aws"`
+	GCP              []GCP       `yaml:"gcp"`
+	Azure            []Azure     `yaml:"azure"`
+	Sentry           []Sentry    `yaml:"sentry"`
+	Websocktunnel    []WST       `yaml:"websocktunnel"`
+	Sinks            []Sink      `yaml:"sinks"`
 	lines            map[string]int
 	path             string
 }

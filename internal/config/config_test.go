@@ -99,7 +99,9 @@ func TestConfigErrors(t *testing.T) {
 		wantErr error  // nil: a parse error is expected
 		want    string // substring of the message
 	}{
-		{"unknown key", func(s string) string { return strings.Replace(s, "  allowV1: false", "  allowV1: false\n  alowV2: true", 1) }, nil, `line 10: unknown key "alowV2"`},
+		{"unknown key", func(s string) string {
+			return strings.Replace(s, "  allowV1: false", "  allowV1: false\n  alowV2: true", 1)
+		}, nil, `line 10: unknown key "alowV2"`},
 		{"unknown top key", func(s string) string { return s + "refersh: 5m\n" }, nil, `unknown key "refersh"`},
 		{"bad type", func(s string) string { return strings.Replace(s, "allowV1: false", "allowV1: maybe", 1) }, nil, "line 9"},
 		{"no rootUrl", func(s string) string { return strings.Replace(s, "rootUrl: https://tc.example.com\n", "", 1) }, config.ErrRequired, "rootUrl: is required"},
@@ -116,18 +118,28 @@ func TestConfigErrors(t *testing.T) {
 		{"public listen", func(s string) string { return strings.Replace(s, "listen: 127.0.0.1:8765", "listen: 0.0.0.0:8765", 1) }, config.ErrInvalid, "listen (line 5)"},
 		{"same listen", func(s string) string { return strings.Replace(s, "127.0.0.1:8767", "127.0.0.1:8765", 1) }, config.ErrDuplicate, "aws[1].listen"},
 		{"ops = listen", func(s string) string { return strings.Replace(s, "127.0.0.1:8766", "127.0.0.1:8765", 1) }, config.ErrConflict, "opsListen"},
-		{"service account", func(s string) string { return strings.Replace(s, "serviceAccount: builder@", "serviceAccount: builder-at-", 1) }, config.ErrInvalid, "gcp[0].serviceAccount"},
-		{"azure both", func(s string) string { return strings.Replace(s, "container: results", "container: results\n    table: Results", 1) }, config.ErrConflict, "azure[0].container"},
+		{"service account", func(s string) string {
+			return strings.Replace(s, "serviceAccount: builder@", "serviceAccount: builder-at-", 1)
+		}, config.ErrInvalid, "gcp[0].serviceAccount"},
+		{"azure both", func(s string) string {
+			return strings.Replace(s, "container: results", "container: results\n    table: Results", 1)
+		}, config.ErrConflict, "azure[0].container"},
 		{"azure account", func(s string) string { return strings.Replace(s, "account: myaccount", "account: My_Account", 1) }, config.ErrInvalid, "azure[0].account"},
 		{"sentry project", func(s string) string { return strings.Replace(s, "project: my-project", "project: my project!", 1) }, config.ErrInvalid, "sentry[0].project"},
 		{"wst audience", func(s string) string { return strings.Replace(s, "    audience: my-audience\n", "", 1) }, config.ErrRequired, "websocktunnel[0].audience"},
 		{"sink source", func(s string) string { return strings.Replace(s, "source: sentry/app", "source: sentry/nope", 1) }, config.ErrInvalid, "sinks[0].source"},
 		{"sink format", func(s string) string { return strings.Replace(s, "format: env", "format: yaml", 1) }, config.ErrInvalid, "sinks[0].format"},
-		{"sink relative", func(s string) string { return strings.Replace(s, "path: /run/tc-credd/sentry.env", "path: sentry.env", 1) }, config.ErrInvalid, "sinks[0].path"},
-		{"sink mode", func(s string) string { return strings.Replace(s, "format: env\n", "format: env\n    mode: \"rw\"\n", 1) }, config.ErrInvalid, "sinks[0].mode"},
+		{"sink relative", func(s string) string {
+			return strings.Replace(s, "path: /run/tc-credd/sentry.env", "path: sentry.env", 1)
+		}, config.ErrInvalid, "sinks[0].path"},
+		{"sink mode", func(s string) string {
+			return strings.Replace(s, "format: env\n", "format: env\n    mode: \"rw\"\n", 1)
+		}, config.ErrInvalid, "sinks[0].mode"},
 		{"sink template", func(s string) string { return strings.Replace(s, `"{{.AccessToken}}"`, `"{{.AccessToken"`, 1) }, config.ErrInvalid, "sinks[2].template"},
 		{"aws-credentials of sentry", func(s string) string { return strings.Replace(s, "source: aws/artifacts", "source: sentry/app", 1) }, config.ErrInvalid, "sinks[1].format"},
-		{"empty command", func(s string) string { return strings.Replace(s, "command: [systemctl, reload, my-app]", "command: []", 1) }, config.ErrInvalid, "sinks[0].command"},
+		{"empty command", func(s string) string {
+			return strings.Replace(s, "command: [systemctl, reload, my-app]", "command: []", 1)
+		}, config.ErrInvalid, "sinks[0].command"},
 		{"negative margin", func(s string) string { return s + "margins:\n  aws: -5m\n" }, config.ErrInvalid, "margins.aws"},
 		{"log level", func(s string) string { return s + "logLevel: loud\n" }, config.ErrInvalid, "logLevel"},
 		{"region", func(s string) string { return strings.Replace(s, "region: us-east-1", "region: mars", 1) }, config.ErrInvalid, "imds.region"},
