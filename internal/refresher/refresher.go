@@ -426,6 +426,10 @@ func (r *Refresher) Get(ctx context.Context, key string) (*Credential, error) {
 	return nil, ErrExpired
 }
 
+// Current returns a source's credential if one may be served now, without
+// waiting; nil otherwise.
+func (r *Refresher) Current(key string) *Credential { return r.usable(key) }
+
 // usable returns the stored credential if it may still be served.
 func (r *Refresher) usable(key string) *Credential {
 	v, ok := r.store.Get(key)

@@ -1,0 +1,172 @@
+package sink_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+	"text/template"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/taskcluster/tc-credd/internal/authclient"
+	"github.com/taskcluster/tc-credd/internal/authtest"
+	"github.com/taskcluster/tc-credd/internal/clock"
+	"github.com/taskcluster/tc-credd/internal/hawk"
+	"github.com/taskcluster/tc-credd/internal/refresher"
+	"github.com/taskcluster/tc-credd/internal/sink"
+)
+
+var (
+	sentrySrc = refresher.Source{Kind: refresher.Sentry, Name: "app", Project: "my-project"}
+	awsSrc    = refresher.Source{Kind: refresher.AWS, Name: "artifacts", Level: "read-only", Bucket: "my-bucket", Prefix: "a/"}
+)
+
+type env struct {
+	clk  *clock.Fake
+	fake *authtest.Server
+	r    *refresher.Refresher
+	logs *observer.ObservedLogs
+}
+
+func start(t *testing.T, sinks []sink.Sink) (*env, *sink.Runner) {
+	t.Helper()
+	clk := clock.NewFake(time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC))
+	fake := authtest.New(authtest.Options{Now: clk.Now})
+	srv := httptest.NewServer(fake)
+	t.Cleanup(srv.Close)
+	tok := fake.AddClient("c", "auth:sentry:*", "auth:aws-s3:*")
+	ac, _ := authclient.New(authclient.Options{RootURL: srv.URL, Credentials: &hawk.Credentials{ClientID: "c", AccessToken: tok}, Now: clk.Now, Retries: -1})
+	core, logs := observer.New(zap.InfoLevel)
+	r := refresher.New(refresher.Options{Fetcher: refresher.AuthFetcher{Client: ac}, Clock: clk, Logger: zap.New(core)})
+	if err := r.Set([]refresher.Source{sentrySrc, awsSrc}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{}, 2)
+	go func() { _ = r.Run(ctx); done <- struct{}{} }()
+	if err := r.WaitReady(ctx); err != nil {
+		t.Fatal(err)
+	}
+	run := sink.NewRunner(r, zap.New(core))
+	go func() { run.Run(ctx, sinks); done <- struct{}{} }()
+	t.Cleanup(func() { cancel(); <-done; <-done })
+	return &env{clk: clk, fake: fake, r: r, logs: logs}, run
+}
+
+// waitFor spins (without sleeping) until cond holds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		runtime.Gosched()
+	}
+}
+
+func read(path string) string {
+	b, _ := os.ReadFile(path)
+	return string(b)
+}
+
+func TestSinksWriteOnChangeOnly(t *testing.T) {
+	dir := t.TempDir()
+	envPath := filepath.Join(dir, "sentry.env")
+	profPath := filepath.Join(dir, "aws")
+	runs := filepath.Join(dir, "runs")
+	sinks := []sink.Sink{
+		{Source: sentrySrc, Path: envPath, Format: sink.Env,
+			Command: []string{"sh", "-c", `echo "$TC_CREDD_SOURCE" >> ` + runs}},
+		{Source: awsSrc, Path: profPath, Format: sink.AWSCredentials, Profile: "ci", Mode: 0o640},
+	}
+	e, run := start(t, sinks)
+	waitFor(t, "both sinks", func() bool { return read(envPath) != "" && read(profPath) != "" && read(runs) != "" })
+	dsn := e.fake.Issued("sentryDSN")[0].Reveal()
+	if got := read(envPath); !strings.Contains(got, "SENTRY_DSN='"+dsn+"'\n") {
+		t.Fatalf("env sink = %q", got)
+	}
+	key := e.fake.Issued("awsS3Credentials")[0].Reveal()
+	if got := read(profPath); !strings.HasPrefix(got, "[ci]\naws_access_key_id = "+key+"\n") {
+		t.Fatalf("profile sink = %q", got)
+	}
+	for path, mode := range map[string]os.FileMode{envPath: 0o600, profPath: 0o640} {
+		st, _ := os.Stat(path)
+		if st.Mode().Perm() != mode {
+			t.Errorf("%s mode %o, want %o", path, st.Mode().Perm(), mode)
+		}
+	}
+	if read(runs) != "sentry/app\n" {
+		t.Fatalf("command runs = %q, want one", read(runs))
+	}
+	// The same credential again (a reload with the same sinks): no write, no command.
+	st1, _ := os.Stat(envPath)
+	run.Set(sinks)
+	waitFor(t, "reload handled", func() bool { return e.logs.FilterMessage("sink written").Len() >= 2 })
+	// Renewal of the sentry DSN (24 h margin on a 48 h credential).
+	e.clk.Add(25 * time.Hour)
+	waitFor(t, "renewed DSN in the file", func() bool {
+		issued := e.fake.Issued("sentryDSN")
+		return len(issued) > 1 && strings.Contains(read(envPath), issued[len(issued)-1].Reveal()) && strings.Count(read(runs), "\n") >= 2
+	})
+	if read(runs) != "sentry/app\nsentry/app\n" {
+		t.Fatalf("command runs = %q, want two (start, renewal)", read(runs))
+	}
+	st2, _ := os.Stat(envPath)
+	if os.SameFile(st1, st2) {
+		t.Error("the file was rewritten in place, not replaced")
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 3 {
+		t.Errorf("temporary files left: %v", entries)
+	}
+}
+
+func TestSinkFailureKeepsOldFile(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "out.txt")
+	if err := os.WriteFile(good, []byte("previous"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bad := template.Must(template.New("t").Option("missingkey=error").Parse("{{.NoSuchField}}"))
+	e, _ := start(t, []sink.Sink{
+		{Source: sentrySrc, Path: good, Format: sink.Template, Template: bad},
+		{Source: sentrySrc, Path: filepath.Join(dir, "missing", "x"), Format: sink.JSON},
+	})
+	waitFor(t, "two failures logged", func() bool { return e.logs.FilterMessage("sink failed; the previous file is kept").Len() == 2 })
+	if read(good) != "previous" {
+		t.Fatalf("failed render touched the file: %q", read(good))
+	}
+	for _, l := range e.logs.All() {
+		for _, v := range l.ContextMap() {
+			if s, ok := v.(string); ok && strings.Contains(s, "https://") {
+				t.Errorf("a log line carries a DSN: %v", l.ContextMap())
+			}
+		}
+	}
+}
+
+func TestJSONAndTemplateSinks(t *testing.T) {
+	dir := t.TempDir()
+	jsonPath, tplPath := filepath.Join(dir, "aws.json"), filepath.Join(dir, "aws.tpl")
+	tpl := template.Must(template.New("t").Parse("{{.AccessKeyID}} {{.Expires.Unix}}"))
+	e, _ := start(t, []sink.Sink{
+		{Source: awsSrc, Path: jsonPath, Format: sink.JSON},
+		{Source: awsSrc, Path: tplPath, Format: sink.Template, Template: tpl},
+	})
+	waitFor(t, "files", func() bool { return read(jsonPath) != "" && read(tplPath) != "" })
+	c := e.r.Current(awsSrc.Key())
+	if !strings.Contains(read(jsonPath), `"SecretAccessKey": "`+c.AWS.SecretAccessKey.Reveal()+`"`) {
+		t.Errorf("json sink = %s", read(jsonPath))
+	}
+	if read(tplPath) != c.AWS.AccessKeyID+" "+strconv.FormatInt(c.Expires.Unix(), 10) {
+		t.Errorf("template sink = %q", read(tplPath))
+	}
+}
