@@ -1,7 +1,7 @@
 # tc-credd developer targets. CI runs `make ci` through .ci/run.
 GO       ?= go
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS  := -s -w -X main.version=$(VERSION)
+LDFLAGS  := -s -w -X github.com/taskcluster/tc-credd/internal/cli.Version=$(VERSION)
 BIN      := bin/tc-credd
 INTEROP  := internal/hawk/testdata/interop
 

@@ -1,18 +1,11 @@
 // Command tc-credd is a local credential-vending daemon for Taskcluster.
+// See internal/cli for the command line.
 package main
 
 import (
-	"fmt"
 	"os"
+
+	"github.com/taskcluster/tc-credd/internal/cli"
 )
 
-var version = "dev"
-
-func main() {
-	if len(os.Args) > 1 && os.Args[1] == "version" {
-		fmt.Println("tc-credd", version)
-		return
-	}
-	fmt.Fprintln(os.Stderr, "usage: tc-credd version")
-	os.Exit(2)
-}
+func main() { os.Exit(cli.Main(os.Args[1:], os.Stdout, os.Stderr)) }

@@ -107,7 +107,7 @@ func (c *Config) ApplyDefaults() {
 
 var (
 	nameRe    = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._@-]{0,127}$`)
-	saEmailRe = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{4,62}@[a-z0-9.-]+$`)
+	saEmailRe = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}@[a-z0-9.-]+\.[a-z]+$`)
 	gcpProjRe = regexp.MustCompile(`^[a-z][a-z0-9-]{4,28}[a-z0-9]$`)
 	numericRe = regexp.MustCompile(`^[0-9]{1,20}$`)
 	regionRe  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
@@ -227,7 +227,7 @@ func (c *Config) Validate() (warnings []string, err error) {
 	}
 	v.listen("listen", c.Listen)
 	v.listen("opsListen", c.OpsListen)
-	if c.OpsListen != "" && c.OpsListen == c.Listen {
+	if c.OpsListen != "" && c.OpsListen == c.Listen && !strings.HasSuffix(c.Listen, ":0") {
 		v.fail("opsListen", ErrConflict, "must differ from listen")
 	}
 	v.required("localTokenFile", c.LocalTokenFile)
@@ -271,7 +271,7 @@ func (v *validator) sources(seen map[string]bool) {
 			v.warnf(f+".prefix", "%q has no trailing /, so it also grants %s* (e.g. %s-other/)", s.Prefix, s.Prefix, s.Prefix)
 		}
 		v.listen(f+".listen", s.Listen)
-		if s.Listen != "" {
+		if s.Listen != "" && !strings.HasSuffix(s.Listen, ":0") {
 			if other, dup := listens[s.Listen]; dup {
 				v.fail(f+".listen", ErrDuplicate, "%s already listens on %s", other, s.Listen)
 			}

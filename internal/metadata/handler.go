@@ -55,6 +55,8 @@ type Options struct {
 	GCP []GCPAccount
 	// Token guards /v1/credentials/*; nil turns that API off.
 	Token TokenChecker
+	// Tokens is the IMDSv2 session store; nil makes a new one.
+	Tokens *IMDSTokens
 
 	Guard GuardOptions
 }
@@ -72,7 +74,10 @@ func New(o Options) http.Handler {
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
 	}
-	h := &handler{o: o, tokens: newIMDSTokens(o.Clock, maxIMDSTokens)}
+	h := &handler{o: o, tokens: o.Tokens}
+	if h.tokens == nil {
+		h.tokens = NewIMDSTokens(o.Clock)
+	}
 	r := mux.NewRouter()
 	r.NotFoundHandler = http.HandlerFunc(notFound)
 	r.MethodNotAllowedHandler = http.HandlerFunc(methodNotAllowed)

@@ -24,6 +24,13 @@ import (
 // grow memory without limit.
 const maxIMDSTokens = 10000
 
+// IMDSTokens is the IMDSv2 session-token store of one listener. Keep one
+// across handler rebuilds (config reload) so open sessions stay valid.
+type IMDSTokens = imdsTokens
+
+// NewIMDSTokens returns an empty store.
+func NewIMDSTokens(clk clock.Clock) *IMDSTokens { return newIMDSTokens(clk, maxIMDSTokens) }
+
 // imdsTokens holds IMDSv2 session tokens. Tokens are 32 random bytes; the
 // store is keyed by their SHA-256, so a lookup's timing says nothing about
 // a real token.

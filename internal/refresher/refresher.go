@@ -504,6 +504,25 @@ func (r *Refresher) Ready() bool {
 	return true
 }
 
+// WaitFirstRound blocks until every current source has finished its first
+// fetch, successful or not, or ctx ends.
+func (r *Refresher) WaitFirstRound(ctx context.Context) error {
+	r.mu.Lock()
+	chans := make([]chan struct{}, 0, len(r.entries))
+	for _, e := range r.entries {
+		chans = append(chans, e.ready)
+	}
+	r.mu.Unlock()
+	for _, ch := range chans {
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
 // WaitReady blocks until Ready or ctx ends.
 func (r *Refresher) WaitReady(ctx context.Context) error {
 	for {

@@ -1,0 +1,267 @@
+// Package cli is tc-credd's command line: subcommands, flags, logging,
+// signals and exit codes. main calls Main and nothing else.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/taskcluster/tc-credd/internal/config"
+	"github.com/taskcluster/tc-credd/internal/daemon"
+)
+
+// Exit codes, documented in the README, so systemd and scripts can tell
+// failures apart.
+const (
+	ExitOK          = 0
+	ExitFailure     = 1 // a runtime failure
+	ExitUsage       = 2 // bad command line
+	ExitConfig      = 3 // the config file is invalid
+	ExitCheckFailed = 4 // check: a source lacks its scope
+)
+
+// Version is set at build time with -ldflags "-X .../internal/cli.Version=...".
+var Version = "dev"
+
+// StopGrace bounds shutdown after SIGTERM or SIGINT.
+const StopGrace = 10 * time.Second
+
+const usage = `tc-credd: a local credential-vending daemon for Taskcluster
+
+Usage:
+  tc-credd run --config FILE [--log-level LEVEL]   run in the foreground
+  tc-credd check --config FILE                      validate the config and the scopes it needs
+  tc-credd dev [--listen ADDR] [--ops-listen ADDR]  run a demo against an embedded fake Taskcluster
+  tc-credd credential-process --config FILE NAME    print AWS credential_process JSON for an aws source
+  tc-credd install|uninstall|start|stop|restart|status --config FILE
+                                                    manage the system service (systemd, launchd, Windows)
+  tc-credd version
+
+Exit codes: 0 ok, 1 runtime failure, 2 usage error, 3 config error, 4 check found a missing scope.
+`
+
+// env is what a command may use of the outside world.
+type env struct {
+	stdout, stderr io.Writer
+	getenv         func(string) string
+}
+
+// Main runs the command line and returns the exit code.
+func Main(args []string, stdout, stderr io.Writer) int {
+	e := env{stdout: stdout, stderr: stderr, getenv: os.Getenv}
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return ExitUsage
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "run":
+		return e.run(rest)
+	case "check":
+		return e.check(rest)
+	case "dev":
+		return e.dev(rest)
+	case "credential-process":
+		return e.credentialProcess(rest)
+	case "install", "uninstall", "start", "stop", "restart", "status":
+		return e.service(cmd, rest)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "tc-credd", Version)
+		return ExitOK
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return ExitOK
+	}
+	fmt.Fprintf(stderr, "tc-credd: unknown command %q\n\n%s", cmd, usage)
+	return ExitUsage
+}
+
+// flags parses a subcommand's flags; ok is false after a usage error.
+func (e env) flags(name string, args []string, define func(*flag.FlagSet)) (*flag.FlagSet, bool) {
+	fs := flag.NewFlagSet("tc-credd "+name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	define(fs)
+	if err := fs.Parse(args); err != nil {
+		return fs, false
+	}
+	return fs, true
+}
+
+// loadConfig loads and validates, printing warnings and errors.
+func (e env) loadConfig(path string, log *zap.Logger) (*config.Config, int) {
+	if path == "" {
+		path = e.getenv("TC_CREDD_CONFIG")
+	}
+	if path == "" {
+		fmt.Fprintln(e.stderr, "tc-credd: --config FILE is required (or set TC_CREDD_CONFIG)")
+		return nil, ExitUsage
+	}
+	cfg, warnings, err := daemon.Load(path, e.getenv)
+	for _, w := range warnings {
+		if log != nil {
+			log.Warn("config: " + w)
+		} else {
+			fmt.Fprintln(e.stderr, "warning:", w)
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(e.stderr, "tc-credd: invalid config %s:\n%v\n", path, indent(err.Error()))
+		return nil, ExitConfig
+	}
+	return cfg, ExitOK
+}
+
+func indent(s string) string { return "  " + strings.ReplaceAll(s, "\n", "\n  ") }
+
+// newLogger logs JSON, or readable text when stderr is a terminal.
+func newLogger(level string, w io.Writer) (*zap.Logger, error) {
+	var lvl zapcore.Level
+	if err := lvl.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("log level %q: use debug, info, warn or error", level)
+	}
+	enc := zap.NewProductionEncoderConfig()
+	enc.EncodeTime = zapcore.ISO8601TimeEncoder
+	var encoder zapcore.Encoder = zapcore.NewJSONEncoder(enc)
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			enc.EncodeLevel = zapcore.CapitalColorLevelEncoder
+			encoder = zapcore.NewConsoleEncoder(enc)
+		}
+	}
+	return zap.New(zapcore.NewCore(encoder, zapcore.AddSync(w), lvl)), nil
+}
+
+// signals returns a context ended by SIGINT or SIGTERM, and a channel fed
+// by SIGHUP.
+func signals() (context.Context, context.CancelFunc, <-chan struct{}) {
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	reload := make(chan struct{}, 1)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				signal.Stop(hup)
+				return
+			case <-hup:
+				select {
+				case reload <- struct{}{}:
+				default: // a reload is already pending
+				}
+			}
+		}
+	}()
+	return ctx, cancel, reload
+}
+
+// runBounded runs f until it returns or, once ctx ends, StopGrace passes.
+func runBounded(ctx context.Context, log *zap.Logger, f func() error) int {
+	done := make(chan error, 1)
+	go func() { done <- f() }()
+	var err error
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		select {
+		case err = <-done:
+		case <-time.After(StopGrace):
+			log.Error("shutdown took too long; exiting", zap.Duration("grace", StopGrace))
+			return ExitFailure
+		}
+	}
+	if err != nil && !errors.Is(err, context.Canceled) {
+		log.Error("tc-credd failed", zap.Error(err))
+		return ExitFailure
+	}
+	return ExitOK
+}
+
+func (e env) run(args []string) int {
+	var path, level string
+	if _, ok := e.flags("run", args, func(fs *flag.FlagSet) {
+		fs.StringVar(&path, "config", "", "config file (or TC_CREDD_CONFIG)")
+		fs.StringVar(&level, "log-level", "", "debug, info, warn or error (overrides logLevel)")
+	}); !ok {
+		return ExitUsage
+	}
+	boot, _ := newLogger("info", e.stderr)
+	cfg, code := e.loadConfig(path, boot)
+	if cfg == nil {
+		return code
+	}
+	if level == "" {
+		level = cfg.LogLevel
+	}
+	log, err := newLogger(level, e.stderr)
+	if err != nil {
+		fmt.Fprintln(e.stderr, "tc-credd:", err)
+		return ExitUsage
+	}
+	defer func() { _ = log.Sync() }()
+	if runAsService() {
+		return e.runService(cfg, path, log)
+	}
+	ctx, cancel, reload := signals()
+	defer cancel()
+	return runBounded(ctx, log, func() error {
+		return daemon.Run(ctx, cfg, daemon.Options{Path: cfg.Path(), Getenv: e.getenv, Logger: log, Reload: reload})
+	})
+}
+
+func (e env) dev(args []string) int {
+	var listen, ops, level string
+	if _, ok := e.flags("dev", args, func(fs *flag.FlagSet) {
+		fs.StringVar(&listen, "listen", config.DefaultListen, "credential listener")
+		fs.StringVar(&ops, "ops-listen", "127.0.0.1:8766", "ops listener")
+		fs.StringVar(&level, "log-level", "info", "debug, info, warn or error")
+	}); !ok {
+		return ExitUsage
+	}
+	log, err := newLogger(level, e.stderr)
+	if err != nil {
+		fmt.Fprintln(e.stderr, "tc-credd:", err)
+		return ExitUsage
+	}
+	ctx, cancel, _ := signals()
+	defer cancel()
+	return runBounded(ctx, log, func() error {
+		return daemon.Dev(ctx, daemon.DevOptions{Listen: listen, OpsListen: ops, Logger: log, Stdout: e.stdout})
+	})
+}
+
+func (e env) check(args []string) int {
+	var path string
+	if _, ok := e.flags("check", args, func(fs *flag.FlagSet) {
+		fs.StringVar(&path, "config", "", "config file (or TC_CREDD_CONFIG)")
+	}); !ok {
+		return ExitUsage
+	}
+	cfg, code := e.loadConfig(path, nil)
+	if cfg == nil {
+		return code
+	}
+	fmt.Fprintf(e.stdout, "config %s is valid\n", cfg.Path())
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	problems, err := daemon.Check(ctx, cfg, e.stdout)
+	if err != nil {
+		fmt.Fprintln(e.stderr, "tc-credd check:", err)
+		return ExitFailure
+	}
+	if problems > 0 {
+		return ExitCheckFailed
+	}
+	return ExitOK
+}

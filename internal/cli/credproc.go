@@ -1,0 +1,80 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+)
+
+// credentialProcess prints the AWS credential_process document (Version
+// 1) for an aws source of a running daemon, read through its JSON API.
+func (e env) credentialProcess(args []string) int {
+	var path string
+	fs, ok := e.flags("credential-process", args, func(fs *flag.FlagSet) {
+		fs.StringVar(&path, "config", "", "config file of the running daemon (or TC_CREDD_CONFIG)")
+	})
+	if !ok {
+		return ExitUsage
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintln(e.stderr, "usage: tc-credd credential-process --config FILE NAME")
+		return ExitUsage
+	}
+	name := fs.Arg(0)
+	cfg, code := e.loadConfig(path, nil)
+	if cfg == nil {
+		return code
+	}
+	addr := cfg.Listen
+	for _, s := range cfg.AWS {
+		if s.Name == name && s.Listen != "" {
+			addr = s.Listen
+		}
+	}
+	tok, err := os.ReadFile(cfg.LocalTokenFile)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "tc-credd credential-process: reading the local token: %v (is tc-credd running, and may this user read %s?)\n", err, cfg.LocalTokenFile)
+		return ExitFailure
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/v1/credentials/aws/"+name, nil)
+	if err != nil {
+		fmt.Fprintln(e.stderr, "tc-credd credential-process:", err)
+		return ExitUsage
+	}
+	req.Header.Set("Authorization", strings.TrimSpace(string(tok)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "tc-credd credential-process: is tc-credd running on %s? %v\n", addr, err)
+		return ExitFailure
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	var doc struct {
+		AccessKeyID     string `json:"AccessKeyId"`
+		SecretAccessKey string `json:"SecretAccessKey"`
+		Token           string `json:"Token"`
+		Expiration      string `json:"Expiration"`
+		Message         string `json:"Message"`
+	}
+	if err := json.Unmarshal(body, &doc); err != nil || resp.StatusCode != http.StatusOK {
+		fmt.Fprintf(e.stderr, "tc-credd credential-process: %s answered %d: %s\n", addr, resp.StatusCode, doc.Message)
+		return ExitFailure
+	}
+	out, _ := json.Marshal(struct {
+		Version         int
+		AccessKeyID     string `json:"AccessKeyId"`
+		SecretAccessKey string
+		SessionToken    string
+		Expiration      string
+	}{1, doc.AccessKeyID, doc.SecretAccessKey, doc.Token, doc.Expiration})
+	fmt.Fprintln(e.stdout, string(out))
+	return ExitOK
+}

@@ -1,0 +1,132 @@
+// Package daemon wires a validated config into a running tc-credd: the
+// Auth client, the refresher, the credential and ops listeners and the
+// sinks, with reload on demand. cmd/tc-credd only parses flags and
+// signals; everything it runs lives here so that tests can run it too.
+package daemon
+
+import (
+	"fmt"
+	"os"
+	"text/template"
+	"time"
+
+	"github.com/taskcluster/tc-credd/internal/authclient"
+	"github.com/taskcluster/tc-credd/internal/config"
+	"github.com/taskcluster/tc-credd/internal/hawk"
+	"github.com/taskcluster/tc-credd/internal/metadata"
+	"github.com/taskcluster/tc-credd/internal/refresher"
+	"github.com/taskcluster/tc-credd/internal/sink"
+)
+
+// Load reads, completes and validates a config file. Warnings are worth
+// logging; an error names every problem.
+func Load(path string, getenv func(string) string) (*config.Config, []string, error) {
+	c, err := config.Load(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	return Complete(c, getenv)
+}
+
+// Complete applies the environment and defaults, then validates.
+func Complete(c *config.Config, getenv func(string) string) (*config.Config, []string, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	c.ApplyEnv(getenv)
+	c.ApplyDefaults()
+	warnings, err := c.Validate()
+	if err != nil {
+		return nil, warnings, err
+	}
+	return c, warnings, nil
+}
+
+// NewAuthClient builds the Auth client from the config's credentials.
+func NewAuthClient(c *config.Config) (*authclient.Client, error) {
+	tok, err := c.AccessToken()
+	if err != nil {
+		return nil, err
+	}
+	cert, err := hawk.ParseCertificate(c.Credentials.Certificate)
+	if err != nil {
+		return nil, fmt.Errorf("credentials.certificate: %w", err)
+	}
+	creds := &hawk.Credentials{ClientID: c.Credentials.ClientID, AccessToken: tok, Certificate: cert}
+	if c.Credentials.AuthorizedScopes != nil {
+		creds.AuthorizedScopes = append([]string{}, *c.Credentials.AuthorizedScopes...)
+	}
+	return authclient.New(authclient.Options{RootURL: c.RootURL, Credentials: creds})
+}
+
+// margin prefers a source's own margin to the per-kind one; zero means
+// the refresher's default.
+func margin(own, global time.Duration) time.Duration {
+	if own > 0 {
+		return own
+	}
+	return global
+}
+
+// Sources converts the config's sources, in file order.
+func Sources(c *config.Config) []refresher.Source {
+	var out []refresher.Source
+	m := c.Margins
+	for _, s := range c.AWS {
+		out = append(out, refresher.Source{Kind: refresher.AWS, Name: s.Name, Level: s.Level, Bucket: s.Bucket, Prefix: s.Prefix, Margin: margin(s.Margin, m.AWS)})
+	}
+	for _, s := range c.GCP {
+		out = append(out, refresher.Source{Kind: refresher.GCP, Name: s.Name, ProjectID: s.ProjectID, ServiceAccount: s.ServiceAccount, Margin: margin(s.Margin, m.GCP)})
+	}
+	for _, s := range c.Azure {
+		out = append(out, refresher.Source{Kind: refresher.Azure, Name: s.Name, Account: s.Account, Table: s.Table, Container: s.Container, Level: s.Level, Margin: margin(s.Margin, m.Azure)})
+	}
+	for _, s := range c.Sentry {
+		out = append(out, refresher.Source{Kind: refresher.Sentry, Name: s.Name, Project: s.Project, Margin: margin(s.Margin, m.Sentry)})
+	}
+	for _, s := range c.Websocktunnel {
+		out = append(out, refresher.Source{Kind: refresher.Websocktunnel, Name: s.Name, Audience: s.Audience, Client: s.Client, Margin: margin(s.Margin, m.Websocktunnel)})
+	}
+	return out
+}
+
+// GCPAccounts lists the gcp sources as the GCE metadata server shows them.
+func GCPAccounts(c *config.Config) []metadata.GCPAccount {
+	var out []metadata.GCPAccount
+	for _, s := range c.GCP {
+		out = append(out, metadata.GCPAccount{Key: "gcp/" + s.Name, Email: s.ServiceAccount, ProjectID: s.ProjectID, NumericProjectID: s.NumericProjectID})
+	}
+	return out
+}
+
+// DefaultRole is the aws source the main listener lists as its IMDS role:
+// the first one without a listener of its own.
+func DefaultRole(c *config.Config) string {
+	for _, s := range c.AWS {
+		if s.Listen == "" {
+			return s.Name
+		}
+	}
+	return ""
+}
+
+// Sinks converts the config's sinks.
+func Sinks(c *config.Config) ([]sink.Sink, error) {
+	byKey := map[string]refresher.Source{}
+	for _, s := range Sources(c) {
+		byKey[s.Key()] = s
+	}
+	var out []sink.Sink
+	for i, s := range c.Sinks {
+		k := sink.Sink{Source: byKey[s.Source], Path: s.Path, Format: s.Format, Profile: s.Profile, Mode: s.FileMode(), Command: s.Command}
+		if s.Format == sink.Template {
+			t, err := template.New(fmt.Sprintf("sinks[%d]", i)).Option("missingkey=error").Parse(s.Template)
+			if err != nil {
+				return nil, fmt.Errorf("sinks[%d].template: %w", i, err)
+			}
+			k.Template = t
+		}
+		out = append(out, k)
+	}
+	return out, nil
+}

@@ -1,0 +1,219 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/taskcluster/tc-credd/internal/clock"
+	"github.com/taskcluster/tc-credd/internal/config"
+	"github.com/taskcluster/tc-credd/internal/metadata"
+	"github.com/taskcluster/tc-credd/internal/refresher"
+	"github.com/taskcluster/tc-credd/internal/sink"
+)
+
+// ShutdownGrace bounds how long listeners wait for in-flight requests.
+const ShutdownGrace = 5 * time.Second
+
+// Options configure Run.
+type Options struct {
+	// Path is the config file reloads read; empty disables reload.
+	Path   string
+	Getenv func(string) string
+	Logger *zap.Logger
+	Clock  clock.Clock
+	// Reload receives a value per reload request (SIGHUP).
+	Reload <-chan struct{}
+	// Started is called once the listeners are up, with their addresses.
+	Started func(Addrs)
+}
+
+// Addrs are the bound addresses.
+type Addrs struct {
+	Listen    string
+	OpsListen string
+	TokenFile string
+}
+
+// swapFetcher lets a reload change the Auth client under the refresher.
+type swapFetcher struct{ p atomic.Pointer[refresher.Fetcher] }
+
+func (s *swapFetcher) set(f refresher.Fetcher) { s.p.Store(&f) }
+func (s *swapFetcher) Fetch(ctx context.Context, src refresher.Source) (*refresher.Credential, error) {
+	return (*s.p.Load()).Fetch(ctx, src)
+}
+
+// swapHandler lets a reload rebuild a listener's handler in place.
+type swapHandler struct{ p atomic.Pointer[http.Handler] }
+
+func (s *swapHandler) set(h http.Handler) { s.p.Store(&h) }
+func (s *swapHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	(*s.p.Load()).ServeHTTP(w, r)
+}
+
+// listener is one credential listener: the main one, or an aws source's.
+type listener struct {
+	role    string // "" for the main listener's default
+	ln      net.Listener
+	addr    string
+	port    int
+	tokens  *metadata.IMDSTokens
+	handler swapHandler
+	cancel  context.CancelFunc
+}
+
+// Daemon is a running tc-credd.
+type Daemon struct {
+	o       Options
+	log     *zap.Logger
+	clk     clock.Clock
+	cfg     *config.Config
+	fetcher *swapFetcher
+	r       *refresher.Refresher
+	token   *metadata.LocalToken
+	metrics *metadata.Metrics
+	sinks   *sink.Runner
+
+	mu        sync.Mutex
+	main      *listener
+	perSource map[string]*listener
+	group     *errgroup.Group
+	gctx      context.Context
+}
+
+// Run runs the daemon for a validated config until ctx ends.
+func Run(ctx context.Context, cfg *config.Config, o Options) error {
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
+	}
+	if o.Getenv == nil {
+		o.Getenv = os.Getenv
+	}
+	d := &Daemon{o: o, log: o.Logger, clk: o.Clock, cfg: cfg, fetcher: &swapFetcher{}, perSource: map[string]*listener{}}
+	ac, err := NewAuthClient(cfg)
+	if err != nil {
+		return err
+	}
+	d.fetcher.set(refresher.AuthFetcher{Client: ac})
+	d.r = refresher.New(refresher.Options{Fetcher: d.fetcher, Clock: d.clk, Logger: d.log.Named("refresher")})
+	if err := d.r.Set(Sources(cfg)); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(cfg.LocalTokenFile), 0o700); err != nil {
+		return fmt.Errorf("localTokenFile: %w", err)
+	}
+	if d.token, err = metadata.LoadLocalToken(cfg.LocalTokenFile, d.clk, d.log); err != nil {
+		return fmt.Errorf("localTokenFile: %w", err)
+	}
+	d.metrics = metadata.NewMetrics(d.r, d.clk)
+	sinks, err := Sinks(cfg)
+	if err != nil {
+		return err
+	}
+	d.sinks = sink.NewRunner(d.r, d.log.Named("sink"))
+
+	// Bind everything before serving anything, so a taken port fails the
+	// start instead of leaving half a daemon.
+	d.main, err = d.bind("", cfg.Listen)
+	if err != nil {
+		return err
+	}
+	var bound []*listener
+	for _, s := range cfg.AWS {
+		if s.Listen == "" {
+			continue
+		}
+		l, err := d.bind(s.Name, s.Listen)
+		if err != nil {
+			return err
+		}
+		d.perSource[s.Name] = l
+		bound = append(bound, l)
+	}
+	var opsLn net.Listener
+	if cfg.OpsListen != "" {
+		if opsLn, err = metadata.Listen(cfg.OpsListen, cfg.AllowNonLoopback); err != nil {
+			return fmt.Errorf("opsListen: %w", err)
+		}
+	}
+
+	g, gctx := errgroup.WithContext(ctx)
+	d.group, d.gctx = g, gctx
+	g.Go(func() error { return d.r.Run(gctx) })
+	g.Go(func() error { d.sinks.Run(gctx, sinks); return nil })
+	g.Go(func() error { d.token.Watch(gctx, 2*time.Second); return nil })
+	d.serve(d.main)
+	for _, l := range bound {
+		d.serve(l)
+	}
+	addrs := Addrs{Listen: d.main.addr, TokenFile: cfg.LocalTokenFile}
+	if opsLn != nil {
+		addrs.OpsListen = opsLn.Addr().String()
+		ops := metadata.NewOps(metadata.OpsOptions{View: d.r, Metrics: d.metrics, Logger: d.log.Named("ops"),
+			Guard: metadata.GuardOptions{Port: metadata.PortOf(opsLn), Hosts: cfg.AllowedHosts, AllowRemote: cfg.AllowNonLoopback}})
+		g.Go(func() error { return metadata.Serve(gctx, metadata.NewServer(ops), opsLn, ShutdownGrace) })
+	}
+	g.Go(func() error { d.notifyWhenStarted(gctx); return nil })
+	g.Go(func() error { d.reloadLoop(gctx); return nil })
+	d.log.Info("tc-credd started", zap.String("listen", addrs.Listen), zap.String("opsListen", addrs.OpsListen),
+		zap.Int("sources", len(d.r.Sources())), zap.String("clientId", cfg.Credentials.ClientID))
+	if o.Started != nil {
+		o.Started(addrs)
+	}
+	err = g.Wait()
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	d.log.Info("tc-credd stopped")
+	return nil
+}
+
+func (d *Daemon) bind(role, addr string) (*listener, error) {
+	field := "listen"
+	if role != "" {
+		field = "aws[" + role + "].listen"
+	}
+	ln, err := metadata.Listen(addr, d.cfg.AllowNonLoopback)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", field, err)
+	}
+	l := &listener{role: role, ln: ln, addr: ln.Addr().String(), port: metadata.PortOf(ln), tokens: metadata.NewIMDSTokens(d.clk)}
+	l.handler.set(d.handlerFor(l, d.cfg))
+	return l, nil
+}
+
+// serve starts a bound listener under the daemon's group. A listener
+// failing stops the daemon; one removed by a reload just stops.
+func (d *Daemon) serve(l *listener) {
+	ctx, cancel := context.WithCancel(d.gctx)
+	l.cancel = cancel
+	srv := metadata.NewServer(&l.handler)
+	d.group.Go(func() error { return metadata.Serve(ctx, srv, l.ln, ShutdownGrace) })
+}
+
+// handlerFor builds a credential listener's handler from a config.
+func (d *Daemon) handlerFor(l *listener, c *config.Config) http.Handler {
+	role := l.role
+	if role == "" {
+		role = DefaultRole(c)
+	}
+	return metadata.New(metadata.Options{
+		View: d.r, Clock: d.clk, Logger: d.log.Named("http"), Metrics: d.metrics,
+		AWSRole: role, AllowIMDSv1: c.IMDS.AllowV1, Region: c.IMDS.Region,
+		GCP: GCPAccounts(c), Token: d.token, Tokens: l.tokens,
+		Guard: metadata.GuardOptions{Port: l.port, Hosts: c.AllowedHosts, AllowRemote: c.AllowNonLoopback},
+	})
+}
