@@ -46,7 +46,9 @@ type Addrs struct {
 }
 
 // swapFetcher lets a reload change the Auth client under the refresher.
-type swapFetcher struct{ p atomic.Pointer[refresher.Fetcher] }
+type swapFetcher struct {
+	p atomic.Pointer[refresher.Fetcher]
+}
 
 func (s *swapFetcher) set(f refresher.Fetcher) { s.p.Store(&f) }
 func (s *swapFetcher) Fetch(ctx context.Context, src refresher.Source) (*refresher.Credential, error) {
