@@ -4,8 +4,11 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X github.com/taskcluster/tc-credd/internal/cli.Version=$(VERSION)
 BIN      := bin/tc-credd
 INTEROP  := internal/hawk/testdata/interop
+NFPM     := $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2
+# Package versions must sort: a release tag vX.Y.Z, else 0.1.0~dev.<commit>.
+PKG_VERSION ?= $(shell git describe --tags --exact-match --match 'v*' 2>/dev/null | sed 's/^v//' | grep . || echo 0.1.0~dev.$$(git rev-parse --short HEAD 2>/dev/null || echo 0))
 
-.PHONY: help build test test-race lint tidy-check bench package run ci deps clean
+.PHONY: help build test lint tidy-check bench package run ci deps clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -28,6 +31,16 @@ lint: ## gofmt and go vet
 
 tidy-check: ## go.mod and go.sum are tidy
 	$(GO) mod tidy -diff
+
+package: ## build dist/*.deb and dist/*.rpm with nfpm
+	GOOS=linux $(MAKE) build
+	mkdir -p dist
+	for p in deb rpm; do \
+	  VERSION='$(PKG_VERSION)' GOARCH=$$($(GO) env GOARCH) $(NFPM) pkg --config packaging/nfpm.yaml --packager $$p --target dist/ || exit 1; \
+	done
+
+bench: build ## benchmark the IMDSv2 path against a bare net/http baseline (installs wrk)
+	bench/run.sh
 
 run: ## run the embedded demo (no Taskcluster needed)
 	$(GO) run ./cmd/tc-credd dev

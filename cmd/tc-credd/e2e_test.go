@@ -168,6 +168,9 @@ func TestEndToEnd(t *testing.T) {
 	}
 	d := startDaemon(t, bin, "run", "--config", cfgPath)
 	d.waitLog(t, "first fetch of every source done")
+	if out, err := exec.Command(bin, "ready", "--config", cfgPath).CombinedOutput(); err != nil || string(out) != "ready\n" {
+		t.Fatalf("tc-credd ready: %v %s", err, out)
+	}
 
 	// 1. aws-sdk-go-v2 through IMDSv2, then through container credentials.
 	lastKey := func() string { k := fake.Issued("awsS3Credentials"); return k[len(k)-1].Reveal() }

@@ -44,6 +44,7 @@ Usage:
   tc-credd check --config FILE                      validate the config and the scopes it needs
   tc-credd dev [--listen ADDR] [--ops-listen ADDR]  run a demo against an embedded fake Taskcluster
   tc-credd credential-process --config FILE NAME    print AWS credential_process JSON for an aws source
+  tc-credd ready --config FILE                      exit 0 when the running daemon is ready (a probe)
   tc-credd install|uninstall|start|stop|restart|status --config FILE
                                                     manage the system service (systemd, launchd, Windows)
   tc-credd version
@@ -74,6 +75,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return e.dev(rest)
 	case "credential-process":
 		return e.credentialProcess(rest)
+	case "ready":
+		return e.ready(rest)
 	case "install", "uninstall", "start", "stop", "restart", "status":
 		return e.service(cmd, rest)
 	case "version", "--version":

@@ -78,3 +78,36 @@ func (e env) credentialProcess(args []string) int {
 	fmt.Fprintln(e.stdout, string(out))
 	return ExitOK
 }
+
+// ready exits 0 when the running daemon's /readyz says every source holds
+// a credential: a probe for images without curl.
+func (e env) ready(args []string) int {
+	var path string
+	if _, ok := e.flags("ready", args, func(fs *flag.FlagSet) {
+		fs.StringVar(&path, "config", "", "config file of the running daemon (or TC_CREDD_CONFIG)")
+	}); !ok {
+		return ExitUsage
+	}
+	cfg, code := e.loadConfig(path, nil)
+	if cfg == nil {
+		return code
+	}
+	if cfg.OpsListen == "" {
+		fmt.Fprintln(e.stderr, "tc-credd ready: the config has no opsListen")
+		return ExitUsage
+	}
+	client := &http.Client{Timeout: 3 * time.Second}
+	resp, err := client.Get("http://" + cfg.OpsListen + "/readyz")
+	if err != nil {
+		fmt.Fprintln(e.stderr, "tc-credd ready:", err)
+		return ExitFailure
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintf(e.stderr, "tc-credd ready: not ready: %s\n", body)
+		return ExitFailure
+	}
+	fmt.Fprintln(e.stdout, "ready")
+	return ExitOK
+}
