@@ -51,7 +51,7 @@ func (h *handler) apiCredentials(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, apiError{"NotFound", "kind must be one of aws, gcp, azure, sentry, websocktunnel"})
 		return
 	}
-	c, status, msg := h.credential(r, string(kind)+"/"+name)
+	c, status, msg := h.credential(w, r, string(kind)+"/"+name)
 	if c == nil {
 		code := "NotFound"
 		if status == http.StatusServiceUnavailable {
@@ -60,5 +60,5 @@ func (h *handler) apiCredentials(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, status, apiError{code, msg})
 		return
 	}
-	writeJSON(w, http.StatusOK, render.Taskcluster(c))
+	h.writeDoc(w, c, "taskcluster", func() any { return render.Taskcluster(c) })
 }

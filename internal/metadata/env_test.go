@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/taskcluster/tc-credd/internal/authclient"
@@ -59,6 +60,7 @@ type envOpts struct {
 	wrap    func(http.Handler) http.Handler
 	gate    chan struct{} // holds every fetch until closed
 	fail    bool          // the client lacks every scope
+	jsonLog zapcore.Core  // replaces the observed log (benchmarks)
 }
 
 func newEnv(t testing.TB, o envOpts) *env {
@@ -121,6 +123,9 @@ func newEnv(t testing.TB, o envOpts) *env {
 	tokenPath := filepath.Join(dir, "token")
 	core, logs := observer.New(zap.InfoLevel)
 	log := zap.New(core)
+	if o.jsonLog != nil {
+		log = zap.New(o.jsonLog)
+	}
 	lt, err := metadata.LoadLocalToken(tokenPath, clk, log)
 	if err != nil {
 		t.Fatal(err)

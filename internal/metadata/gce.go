@@ -19,7 +19,7 @@ func requireFlavor(next http.Handler) http.Handler {
 			return
 		}
 		if r.Header.Get("Metadata-Flavor") != "Google" || r.Header.Get("X-Forwarded-For") != "" {
-			if info := infoFrom(r.Context()); info != nil {
+			if info := infoFrom(w); info != nil {
 				info.route = "gce_rejected"
 			}
 			http.Error(w, "Missing Metadata-Flavor:Google header or forwarded request.", http.StatusForbidden)
@@ -104,7 +104,7 @@ func (h *handler) gceToken(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	c, status, msg := h.credential(r, a.Key)
+	c, status, msg := h.credential(w, r, a.Key)
 	if c == nil {
 		// 503 is transient to every Google client (item 36).
 		http.Error(w, msg, status)

@@ -1,11 +1,12 @@
 package metadata
 
 import (
-	"context"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -25,7 +26,7 @@ type GuardOptions struct {
 
 	Logger       *zap.Logger
 	Metrics      *Metrics
-	GoogleFlavor bool // set Metadata-Flavor: Google on every response
+	GoogleFlavor bool // set Metadata-Flavor: Google on every response outside /latest/ and /v1/
 }
 
 // reqInfo collects what the access log and metrics report of a request.
@@ -34,17 +35,21 @@ type reqInfo struct {
 	key   string // last four characters of an AWS key id, at most
 }
 
-type ctxKey struct{}
-
-func infoFrom(ctx context.Context) *reqInfo {
-	i, _ := ctx.Value(ctxKey{}).(*reqInfo)
-	return i
+// infoFrom finds the request's reqInfo through the ResponseWriter that
+// guard wrapped: cheaper than a context value, which would copy the
+// request on every call.
+func infoFrom(w http.ResponseWriter) *reqInfo {
+	if sw, ok := w.(*statusWriter); ok {
+		return &sw.info
+	}
+	return nil
 }
 
 type statusWriter struct {
 	http.ResponseWriter
 	status int
 	bytes  int
+	info   reqInfo
 }
 
 func (s *statusWriter) WriteHeader(code int) {
@@ -72,11 +77,17 @@ func guard(o GuardOptions, next http.Handler) http.Handler {
 	allowed := allowedHosts(o.Hosts)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		info := &reqInfo{route: "unknown"}
-		sw := &statusWriter{ResponseWriter: w}
-		if o.GoogleFlavor {
-			// Every response, errors included (item 25).
-			sw.Header().Set("Metadata-Flavor", "Google")
+		sw := writerPool.Get().(*statusWriter)
+		*sw = statusWriter{ResponseWriter: w, info: reqInfo{route: "unknown"}}
+		defer func() {
+			*sw = statusWriter{} // drop references before pooling
+			writerPool.Put(sw)
+		}()
+		info := &sw.info
+		if o.GoogleFlavor && !strings.HasPrefix(r.URL.Path, "/latest/") && !strings.HasPrefix(r.URL.Path, "/v1/") {
+			// Every GCE response, errors included (item 25). AWS and API
+			// paths skip it: no client reads it there.
+			sw.Header()["Metadata-Flavor"] = flavorGoogle
 		}
 		switch {
 		case !o.AllowRemote && !loopbackPeer(r.RemoteAddr):
@@ -90,25 +101,45 @@ func guard(o GuardOptions, next http.Handler) http.Handler {
 			info.route = "rejected_host"
 			http.Error(sw, "forbidden: Host not allowed", http.StatusForbidden)
 		default:
-			next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), ctxKey{}, info)))
+			next.ServeHTTP(sw, r)
 		}
 		if sw.status == 0 {
 			sw.status = http.StatusOK
 		}
-		d := time.Since(start)
 		if o.Metrics != nil {
 			o.Metrics.observe(info.route, sw.status)
 		}
-		fields := []zap.Field{
-			zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.String("route", info.route),
-			zap.Int("status", sw.status), zap.Int("bytes", sw.bytes), zap.Duration("duration", d), zap.String("remote", r.RemoteAddr),
+		if ce := o.Logger.Check(zap.InfoLevel, "request"); ce != nil {
+			fp := fieldPool.Get().(*[]zap.Field)
+			fields := append((*fp)[:0],
+				zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.String("route", info.route),
+				zap.Int("status", sw.status), zap.Int("bytes", sw.bytes), zap.Int64("durationMicros", time.Since(start).Microseconds()),
+				zap.String("remote", r.RemoteAddr))
+			if info.key != "" {
+				fields = append(fields, zap.String("keyIdSuffix", info.key))
+			}
+			ce.Write(fields...)
+			clear(fields)
+			*fp = fields[:0]
+			fieldPool.Put(fp)
 		}
-		if info.key != "" {
-			fields = append(fields, zap.String("keyIdSuffix", info.key))
-		}
-		o.Logger.Info("request", fields...)
 	})
 }
+
+// Pools for the per-request wrapper and log fields: the access log and
+// status capture would otherwise be most of the request path's garbage.
+var (
+	writerPool = sync.Pool{New: func() any { return new(statusWriter) }}
+	fieldPool  = sync.Pool{New: func() any { f := make([]zap.Field, 0, 8); return &f }}
+)
+
+// Header values shared by every response; never modified.
+var (
+	flavorGoogle    = []string{"Google"}
+	contentTypeJSON = []string{"application/json"}
+	contentTypeText = []string{"text/plain; charset=utf-8"}
+	noStore         = []string{"no-store"}
+)
 
 func allowedHosts(extra []string) map[string]bool {
 	m := map[string]bool{"127.0.0.1": true, "localhost": true, "::1": true}
@@ -136,10 +167,9 @@ func hostAllowed(host string, port int, allowed map[string]bool) bool {
 }
 
 func loopbackPeer(remote string) bool {
-	host, _, err := net.SplitHostPort(remote)
-	if err != nil {
-		host = remote
+	if ap, err := netip.ParseAddrPort(remote); err == nil {
+		return ap.Addr().Unmap().IsLoopback()
 	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	a, err := netip.ParseAddr(remote)
+	return err == nil && a.Unmap().IsLoopback()
 }

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/gorilla/mux"
 	"go.uber.org/zap"
@@ -64,6 +65,7 @@ type Options struct {
 type handler struct {
 	o      Options
 	tokens *imdsTokens
+	docs   docCache
 }
 
 // New returns the credential listener's handler.
@@ -88,14 +90,21 @@ func New(o Options) http.Handler {
 		router.Handle(path, f).Methods(methods...).Name(name)
 	}
 
-	// AWS IMDS at the root: SDKs keep only scheme, host and port.
+	// AWS IMDS at the root: SDKs keep only scheme, host and port. The
+	// credentials route comes first: it is the hottest path, and mux tries
+	// routes in order.
+	// A prefix matcher instead of a {role} template: no regular
+	// expression and no vars map on the path every SDK polls.
+	r.MatcherFunc(func(r *http.Request, _ *mux.RouteMatch) bool {
+		role, ok := strings.CutPrefix(r.URL.Path, imdsCredsPrefix)
+		return ok && role != "" && !strings.Contains(role, "/") && (r.Method == http.MethodGet || r.Method == http.MethodHead)
+	}).Handler(h.requireIMDSToken(http.HandlerFunc(h.imdsCredentials))).Name("imds_credentials")
 	route(r, "imds_token", "/latest/api/token", h.imdsToken, http.MethodPut)
 	r.Handle("/latest/api/token", http.HandlerFunc(methodNotAllowed)).Name("imds_token")
 	imds := r.PathPrefix("/latest").Subrouter()
 	imds.Use(h.requireIMDSToken)
 	route(imds, "imds_roles", "/meta-data/iam/security-credentials", h.imdsRoles)
 	route(imds, "imds_roles", "/meta-data/iam/security-credentials/", h.imdsRoles)
-	route(imds, "imds_credentials", "/meta-data/iam/security-credentials/{role}", h.imdsCredentials)
 	route(imds, "imds_info", "/meta-data/iam/info", h.imdsInfo)
 	route(imds, "imds_region", "/meta-data/placement/region", h.imdsRegion)
 	route(imds, "imds_az", "/meta-data/placement/availability-zone", h.imdsAZ)
@@ -134,7 +143,7 @@ func New(o Options) http.Handler {
 // metrics (unmatched requests keep "unknown").
 func nameRoute(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if info := infoFrom(r.Context()); info != nil {
+		if info := infoFrom(w); info != nil {
 			if rt := mux.CurrentRoute(r); rt != nil && rt.GetName() != "" {
 				info.route = rt.GetName()
 			}
@@ -157,26 +166,75 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
+	writeJSONBytes(w, status, b)
+}
+
+func writeJSONBytes(w http.ResponseWriter, status int, b []byte) {
+	h := w.Header()
+	h["Content-Type"], h["Cache-Control"] = contentTypeJSON, noStore
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
 }
 
 func writeText(w http.ResponseWriter, text string) {
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
+	h := w.Header()
+	h["Content-Type"], h["Cache-Control"] = contentTypeText, noStore
 	_, _ = w.Write([]byte(text))
+}
+
+// docCache keeps each credential's rendered document, so a burst of
+// requests between two renewals marshals it once. Entries are keyed by
+// the credential value, which a renewal replaces; the map is cleared when
+// it grows past a handful of generations.
+type docCache struct {
+	mu sync.RWMutex
+	m  map[docKey][]byte
+}
+
+type docKey struct {
+	c    *refresher.Credential
+	kind string
+}
+
+func (d *docCache) get(c *refresher.Credential, kind string, render func() any) ([]byte, error) {
+	k := docKey{c, kind}
+	d.mu.RLock()
+	b, ok := d.m[k]
+	d.mu.RUnlock()
+	if ok {
+		return b, nil
+	}
+	b, err := json.Marshal(render())
+	if err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	if d.m == nil || len(d.m) > 64 {
+		d.m = map[docKey][]byte{}
+	}
+	d.m[k] = b
+	d.mu.Unlock()
+	return b, nil
+}
+
+// writeDoc writes a credential's cached document.
+func (h *handler) writeDoc(w http.ResponseWriter, c *refresher.Credential, kind string, render func() any) {
+	b, err := h.docs.get(c, kind, render)
+	if err != nil {
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	writeJSONBytes(w, http.StatusOK, b)
 }
 
 // credential fetches a source's credential for a request and classifies
 // failures: unknown → 404, not yet fetched or expired → 503. The error
 // text never carries upstream detail.
-func (h *handler) credential(r *http.Request, key string) (*refresher.Credential, int, string) {
+func (h *handler) credential(w http.ResponseWriter, r *http.Request, key string) (*refresher.Credential, int, string) {
 	c, err := h.o.View.Get(r.Context(), key)
 	switch {
 	case err == nil:
-		if info := infoFrom(r.Context()); info != nil {
+		if info := infoFrom(w); info != nil {
 			info.key = render.KeySuffix(c)
 		}
 		return c, http.StatusOK, ""

@@ -3,8 +3,7 @@ package metadata
 import (
 	"net/http"
 	"strconv"
-
-	"github.com/gorilla/mux"
+	"strings"
 
 	"github.com/taskcluster/tc-credd/internal/refresher"
 	"github.com/taskcluster/tc-credd/internal/render"
@@ -63,18 +62,20 @@ func (h *handler) imdsRoles(w http.ResponseWriter, r *http.Request) {
 	writeText(w, h.o.AWSRole) // exactly one name, no newline (item 10)
 }
 
+const imdsCredsPrefix = "/latest/meta-data/iam/security-credentials/"
+
 func (h *handler) imdsCredentials(w http.ResponseWriter, r *http.Request) {
-	role := mux.Vars(r)["role"]
+	role := strings.TrimPrefix(r.URL.Path, imdsCredsPrefix)
 	if h.o.AWSRole == "" || role != h.o.AWSRole {
 		notFound(w, r)
 		return
 	}
-	c, status, msg := h.credential(r, string(refresher.AWS)+"/"+role)
+	c, status, msg := h.credential(w, r, string(refresher.AWS)+"/"+role)
 	if c == nil {
 		http.Error(w, msg, status)
 		return
 	}
-	writeJSON(w, http.StatusOK, render.IMDS(c))
+	h.writeDoc(w, c, "imds", func() any { return render.IMDS(c) })
 }
 
 func (h *handler) imdsInfo(w http.ResponseWriter, r *http.Request) {
@@ -82,7 +83,7 @@ func (h *handler) imdsInfo(w http.ResponseWriter, r *http.Request) {
 		notFound(w, r)
 		return
 	}
-	c, status, msg := h.credential(r, string(refresher.AWS)+"/"+h.o.AWSRole)
+	c, status, msg := h.credential(w, r, string(refresher.AWS)+"/"+h.o.AWSRole)
 	if c == nil {
 		http.Error(w, msg, status)
 		return

@@ -1,6 +1,8 @@
 package metadata
 
 import (
+	"sync"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
@@ -14,6 +16,7 @@ import (
 type Metrics struct {
 	Registry *prometheus.Registry
 	requests *prometheus.CounterVec
+	counters sync.Map // routeCode → prometheus.Counter
 }
 
 // NewMetrics builds the registry over a view of the refresher.
@@ -35,7 +38,21 @@ func NewMetrics(view View, clk clock.Clock) *Metrics {
 }
 
 func (m *Metrics) observe(route string, status int) {
-	m.requests.WithLabelValues(route, itoa(status)).Inc()
+	k := routeCode{route, status}
+	if c, ok := m.counters.Load(k); ok {
+		c.(prometheus.Counter).Inc()
+		return
+	}
+	c := m.requests.WithLabelValues(route, itoa(status))
+	m.counters.Store(k, c)
+	c.Inc()
+}
+
+// routeCode keys the cache of request counters: label hashing on every
+// request is measurable on the hot path; routes and codes are few.
+type routeCode struct {
+	route  string
+	status int
 }
 
 func itoa(n int) string {

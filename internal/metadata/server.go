@@ -45,14 +45,15 @@ func PortOf(ln net.Listener) int {
 	return 0
 }
 
-// NewServer returns an http.Server with the timeouts a local daemon needs:
-// a slow client can hold neither a connection nor memory for long.
+// NewServer returns an http.Server with the limits a local daemon needs:
+// a slow or idle client cannot hold a connection for long, nor send
+// large headers. Requests here have no body and answers are small, so
+// ReadHeaderTimeout bounds the read; a WriteTimeout would only add a
+// deadline update to every request.
 func NewServer(h http.Handler) *http.Server {
 	return &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       10 * time.Second,
-		WriteTimeout:      10 * time.Second,
 		IdleTimeout:       90 * time.Second,
 		MaxHeaderBytes:    16 << 10,
 	}

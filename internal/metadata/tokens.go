@@ -37,7 +37,7 @@ func NewIMDSTokens(clk clock.Clock) *IMDSTokens { return newIMDSTokens(clk, maxI
 type imdsTokens struct {
 	clk clock.Clock
 	max int
-	mu  sync.Mutex
+	mu  sync.RWMutex
 	m   map[[32]byte]time.Time
 }
 
@@ -84,9 +84,10 @@ func (t *imdsTokens) prune(now time.Time) {
 
 func (t *imdsTokens) valid(tok string) bool {
 	now := t.clk.Now()
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	exp, ok := t.m[sha256.Sum256([]byte(tok))]
+	sum := sha256.Sum256([]byte(tok))
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	exp, ok := t.m[sum]
 	return ok && now.Before(exp)
 }
 

@@ -85,8 +85,8 @@ type Refresher struct {
 	store *gocache.Cache // key → *Credential; expiry is ours, on the injected clock
 	sem   chan struct{}
 
-	setMu   sync.Mutex // serialises Set
-	mu      sync.Mutex
+	setMu   sync.Mutex   // serialises Set
+	mu      sync.RWMutex // guards the fields below; the request path only reads
 	entries map[string]*entry
 	order   []string
 	runCtx  context.Context
@@ -398,9 +398,9 @@ func (e *entry) statusAt(now time.Time) Status {
 // first fetch is running it waits for that same fetch, at most WaitBound.
 // It never calls upstream itself.
 func (r *Refresher) Get(ctx context.Context, key string) (*Credential, error) {
-	r.mu.Lock()
+	r.mu.RLock()
 	e, ok := r.entries[key]
-	r.mu.Unlock()
+	r.mu.RUnlock()
 	if !ok {
 		return nil, ErrUnknownSource
 	}

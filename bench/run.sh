@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# make bench: drive the IMDSv2 credential path of the real tc-credd binary
+# (tc-credd dev: the embedded fake Auth service) with many concurrent
+# keep-alive connections, and in the same run a bare net/http server that
+# serves a fixed document of the same size. Prints requests/s, p50, p99 and
+# peak RSS side by side. Only loopback is used.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CONNS=${CONNS:-64}
+THREADS=${THREADS:-2}
+DURATION=${DURATION:-10s}
+ROUNDS=${ROUNDS:-3}
+
+if ! command -v wrk >/dev/null; then
+  echo "installing wrk..." >&2
+  (apt-get update -qq && apt-get install -y -qq wrk) >/dev/null
+fi
+
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
+trap cleanup EXIT
+
+go build -trimpath -o "$work/tc-credd" ./cmd/tc-credd
+go build -trimpath -o "$work/baseline" ./bench/baseline
+
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+P=$(port); O=$(port)
+${CREDD_ENV:-} "$work/tc-credd" dev --listen "127.0.0.1:$P" --ops-listen "127.0.0.1:$O" >"$work/dev.out" 2>/dev/null &
+pids+=($!); credd=$!
+for _ in $(seq 1 100); do
+  curl -fsS "http://127.0.0.1:$O/readyz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+token=$(curl -fsS -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 21600' "http://127.0.0.1:$P/latest/api/token")
+url="http://127.0.0.1:$P/latest/meta-data/iam/security-credentials/demo"
+curl -fsS -H "X-aws-ec2-metadata-token: $token" "$url" >"$work/doc.json"
+
+"$work/baseline" --doc "$work/doc.json" >"$work/base.addr" &
+pids+=($!); base=$!
+for _ in $(seq 1 50); do [ -s "$work/base.addr" ] && break; sleep 0.1; done
+baseurl="http://$(cat "$work/base.addr")/"
+
+# wrk --latency prints "50%  1.23ms"; convert to microseconds.
+to_us() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); print v} else if (v ~ /ms$/) {sub(/ms$/,"",v); print v*1000} else {sub(/s$/,"",v); print v*1000000}}'; }
+measure() { # name url [header]
+  local out
+  if [ -n "${3:-}" ]; then
+    out=$(wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -H "$3" "$2")
+  else
+    out=$(wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency "$2")
+  fi
+  if echo "$out" | grep -q "Non-2xx"; then echo "$1: non-2xx responses" >&2; echo "$out" >&2; exit 1; fi
+  local rps p50 p99
+  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+  p50=$(echo "$out" | awk '$1=="50%" {print $2}' | to_us)
+  p99=$(echo "$out" | awk '$1=="99%" {print $2}' | to_us)
+  echo "$1 $rps $p50 $p99"
+}
+rss_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
+
+# Warm both up, then alternate rounds so drift hits both alike.
+wrk -t1 -c4 -d2s -H "X-aws-ec2-metadata-token: $token" "$url" >/dev/null
+wrk -t1 -c4 -d2s "$baseurl" >/dev/null
+: >"$work/results"
+for r in $(seq 1 "$ROUNDS"); do
+  measure baseline "$baseurl" >>"$work/results"
+  measure tc-credd "$url" "X-aws-ec2-metadata-token: $token" >>"$work/results"
+done
+
+# Median of the rounds per server.
+summary() { # name -> "rps p50 p99"
+  local n=$1
+  for col in 2 3 4; do
+    awk -v n="$n" -v c="$col" '$1==n {print $c}' "$work/results" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+  done | paste -sd' '
+}
+read -r b_rps b_p50 b_p99 <<<"$(summary baseline)"
+read -r c_rps c_p50 c_p99 <<<"$(summary tc-credd)"
+b_rss=$(rss_kib "$base"); c_rss=$(rss_kib "$credd")
+docsize=$(wc -c <"$work/doc.json")
+
+cat <<REPORT
+tc-credd benchmark: $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, $(go version | awk '{print $3}')
+wrk -t$THREADS -c$CONNS -d$DURATION --latency, $ROUNDS alternating rounds each, median shown; document $docsize bytes
+
+| server | requests/s | p50 (µs) | p99 (µs) | peak RSS (MiB) |
+|---|---:|---:|---:|---:|
+| bare net/http, fixed document | $b_rps | $b_p50 | $b_p99 | $(awk -v k="$b_rss" 'BEGIN{printf "%.1f", k/1024}') |
+| tc-credd IMDSv2 credentials | $c_rps | $c_p50 | $c_p99 | $(awk -v k="$c_rss" 'BEGIN{printf "%.1f", k/1024}') |
+
+| target | measured | met |
+|---|---|---|
+| throughput ≥ 0.85 × bare | $(awk -v a="$c_rps" -v b="$b_rps" 'BEGIN{printf "%.2f ×", a/b}') | $(awk -v a="$c_rps" -v b="$b_rps" 'BEGIN{print (a>=0.85*b)?"yes":"no"}') |
+| p99 ≤ 1.2 × bare | $(awk -v a="$c_p99" -v b="$b_p99" 'BEGIN{printf "%.2f ×", a/b}') | $(awk -v a="$c_p99" -v b="$b_p99" 'BEGIN{print (a<=1.2*b)?"yes":"no"}') |
+| peak RSS ≤ 25 MiB | $(awk -v k="$c_rss" 'BEGIN{printf "%.1f MiB", k/1024}') | $(awk -v k="$c_rss" 'BEGIN{print (k<=25*1024)?"yes":"no"}') |
+REPORT
+echo
+echo "raw rounds (server rps p50_us p99_us):"
+cat "$work/results"
