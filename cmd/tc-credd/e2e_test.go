@@ -348,3 +348,70 @@ func TestExitCodes(t *testing.T) {
 		t.Fatalf("check with every scope: %v\n%s", err, out)
 	}
 }
+
+// TestDevMode runs the README's "run" command as a user would and follows
+// its printed instructions with the AWS SDK.
+func TestDevMode(t *testing.T) {
+	bin := buildBinary(t)
+	cmd := exec.Command(bin, "dev", "--listen", "127.0.0.1:0", "--ops-listen", "127.0.0.1:0")
+	cmd.Env = cleanEnv()
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr, _ := cmd.StderrPipe()
+	go func() { _, _ = io.Copy(io.Discard, stderr) }()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	}()
+	exports := map[string]string{}
+	sc := bufio.NewScanner(stdout)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if k, v, ok := strings.Cut(strings.TrimPrefix(line, "export "), "="); ok && strings.HasPrefix(line, "export ") {
+			exports[k] = v
+		}
+		if strings.HasPrefix(line, "Ctrl-C") {
+			break
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+	for _, k := range []string{"AWS_EC2_METADATA_SERVICE_ENDPOINT", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "GCE_METADATA_HOST", "GCE_METADATA_IP"} {
+		if exports[k] == "" {
+			t.Fatalf("dev printed no %s: %v", k, exports)
+		}
+	}
+	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI"} {
+		t.Setenv(k, "")
+		os.Unsetenv(k)
+	}
+	dir := t.TempDir()
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "none"))
+	t.Setenv("AWS_REGION", "us-east-1")
+	t.Setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", exports["AWS_EC2_METADATA_SERVICE_ENDPOINT"])
+	c, err := config.LoadDefaultConfig(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds, err := c.Credentials.Retrieve(context.Background())
+	if err != nil || !strings.HasPrefix(creds.AccessKeyID, "ASIA") || creds.SessionToken == "" {
+		t.Fatalf("the SDK got %q: %v", creds.AccessKeyID, err)
+	}
+	t.Setenv("GCE_METADATA_HOST", exports["GCE_METADATA_HOST"])
+	if tk, err := google.ComputeTokenSource("").Token(); err != nil || tk.AccessToken == "" {
+		t.Fatalf("GCP token: %v", err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("dev after Ctrl-C: %v", err)
+	}
+}

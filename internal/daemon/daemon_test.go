@@ -1,0 +1,244 @@
+package daemon_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/taskcluster/tc-credd/internal/authtest"
+	"github.com/taskcluster/tc-credd/internal/daemon"
+)
+
+type fixture struct {
+	t       *testing.T
+	fake    *authtest.Server
+	dir     string
+	path    string
+	reload  chan struct{}
+	logs    *observer.ObservedLogs
+	addrs   daemon.Addrs
+	env     map[string]string
+	done    chan error
+	cancel  context.CancelFunc
+	authURL string
+}
+
+func (f *fixture) write(text string) {
+	f.t.Helper()
+	if err := os.WriteFile(f.path, []byte(text), 0o600); err != nil {
+		f.t.Fatal(err)
+	}
+}
+
+func (f *fixture) config(extra string) string {
+	return fmt.Sprintf(`rootUrl: %s
+credentials:
+  clientId: d
+  accessToken: %s
+listen: 127.0.0.1:0
+localTokenFile: %s
+sentry:
+  - name: app
+    project: p
+`, f.authURL, f.env["token"], filepath.Join(f.dir, "token")) + extra
+}
+
+func start(t *testing.T, extra string) *fixture {
+	t.Helper()
+	fake := authtest.New(authtest.Options{})
+	srv := httptest.NewServer(fake)
+	t.Cleanup(srv.Close)
+	tok := fake.AddClient("d", "auth:sentry:*", "auth:aws-s3:*")
+	dir := t.TempDir()
+	core, logs := observer.New(zap.DebugLevel)
+	f := &fixture{t: t, fake: fake, dir: dir, path: filepath.Join(dir, "config.yml"), reload: make(chan struct{}, 1),
+		logs: logs, env: map[string]string{"token": tok.Reveal()}, done: make(chan error, 1), authURL: srv.URL}
+	// systemd's notification socket.
+	sock := filepath.Join(dir, "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	f.write(f.config(extra))
+	cfg, _, err := daemon.Load(f.path, func(k string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	f.cancel = cancel
+	started := make(chan daemon.Addrs, 1)
+	go func() {
+		f.done <- daemon.Run(ctx, cfg, daemon.Options{Path: f.path, Logger: zap.New(core), Reload: f.reload,
+			Getenv: func(k string) string {
+				if k == "NOTIFY_SOCKET" {
+					return sock
+				}
+				return ""
+			},
+			Started: func(a daemon.Addrs) { started <- a }})
+	}()
+	select {
+	case f.addrs = <-started:
+	case err := <-f.done:
+		t.Fatalf("daemon did not start: %v", err)
+	}
+	buf := make([]byte, 64)
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	n, _, err := conn.ReadFrom(buf)
+	if err != nil || string(buf[:n]) != "READY=1" {
+		t.Fatalf("sd_notify: %q %v", buf[:n], err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := <-f.done; err != nil {
+			t.Errorf("daemon exit: %v", err)
+		}
+	})
+	return f
+}
+
+// waitLog waits for the n-th occurrence of a message, on a deadline.
+func (f *fixture) waitLog(msg string, n int) {
+	f.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for f.logs.FilterMessage(msg).Len() < n {
+		if time.Now().After(deadline) {
+			f.t.Fatalf("no %q (×%d) in the log", msg, n)
+		}
+		select {
+		case err := <-f.done:
+			f.t.Fatalf("daemon stopped: %v", err)
+		default:
+		}
+		runtime.Gosched() // yield; never sleep
+	}
+}
+
+func get(t *testing.T, url string, hdr map[string]string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b := new(strings.Builder)
+	buf := make([]byte, 4096)
+	for {
+		n, err := resp.Body.Read(buf)
+		b.Write(buf[:n])
+		if err != nil {
+			break
+		}
+	}
+	return resp.StatusCode, b.String()
+}
+
+func imdsRoles(t *testing.T, addr string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPut, "http://"+addr+"/latest/api/token", nil)
+	req.Header.Set("X-aws-ec2-metadata-token-ttl-seconds", "60")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err.Error()
+	}
+	tok := make([]byte, 128)
+	n, _ := resp.Body.Read(tok)
+	resp.Body.Close()
+	return get(t, "http://"+addr+"/latest/meta-data/iam/security-credentials/", map[string]string{"X-aws-ec2-metadata-token": string(tok[:n])})
+}
+
+func TestReloadManagesPerSourceListeners(t *testing.T) {
+	f := start(t, "")
+	if st, _ := imdsRoles(t, f.addrs.Listen); st != 404 {
+		t.Fatalf("no aws source yet: %d", st)
+	}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	own := ln.Addr().String()
+	ln.Close()
+	f.write(f.config(fmt.Sprintf(`aws:
+  - name: main
+    bucket: my-bucket
+    prefix: a/
+    level: read-only
+  - name: other
+    bucket: my-bucket
+    prefix: b/
+    level: read-only
+    listen: %s
+`, own)))
+	f.reload <- struct{}{}
+	f.waitLog("config reloaded", 1)
+	if st, body := imdsRoles(t, f.addrs.Listen); st != 200 || body != "main" {
+		t.Fatalf("main listener roles: %d %q", st, body)
+	}
+	if st, body := imdsRoles(t, own); st != 200 || body != "other" {
+		t.Fatalf("own listener roles: %d %q", st, body)
+	}
+	// An invalid file keeps everything as it is.
+	f.write("bogus: true\n")
+	f.reload <- struct{}{}
+	f.waitLog("config reload failed; the running config stays in force", 1)
+	if st, body := imdsRoles(t, own); st != 200 || body != "other" {
+		t.Fatalf("after a bad reload: %d %q", st, body)
+	}
+	// Removing the source closes its listener; the main one is untouched.
+	sentryCalls := f.fake.Calls("sentryDSN")
+	f.write(f.config(""))
+	f.reload <- struct{}{}
+	f.waitLog("config reloaded", 2)
+	if st, _ := imdsRoles(t, own); st != 0 {
+		t.Fatalf("removed source's listener still answers: %d", st)
+	}
+	if f.fake.Calls("sentryDSN") != sentryCalls {
+		t.Fatal("reload refetched an unchanged source")
+	}
+	tok, _ := os.ReadFile(filepath.Join(f.dir, "token"))
+	if st, _ := get(t, "http://"+f.addrs.Listen+"/v1/credentials/sentry/app", map[string]string{"Authorization": string(tok)}); st != 200 {
+		t.Fatalf("sentry after reloads: %d", st)
+	}
+}
+
+func TestReloadSwapsCredentials(t *testing.T) {
+	f := start(t, "")
+	// A new client with the same scopes: new fetches must use it.
+	tok2 := f.fake.AddClient("d2", "auth:sentry:*")
+	f.env["token"] = tok2.Reveal()
+	text := strings.Replace(f.config(`websocktunnel: []
+sentry:
+  - name: other
+    project: q
+`), "clientId: d\n", "clientId: d2\n", 1)
+	// The config above has two sentry keys; keep the second list only.
+	text = strings.Replace(text, "sentry:\n  - name: app\n    project: p\n", "", 1)
+	f.write(text)
+	f.reload <- struct{}{}
+	f.waitLog("Taskcluster credentials or rootUrl changed; new fetches use them", 1)
+	f.waitLog("config reloaded", 1)
+	tok, _ := os.ReadFile(filepath.Join(f.dir, "token"))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st, _ := get(t, "http://"+f.addrs.Listen+"/v1/credentials/sentry/other", map[string]string{"Authorization": string(tok)})
+		if st == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("new source under new credentials: %d", st)
+		}
+	}
+}
