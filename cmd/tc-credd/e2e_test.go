@@ -22,6 +22,7 @@ import (
 	"golang.org/x/oauth2/google"
 
 	"github.com/taskcluster/tc-credd/internal/authtest"
+	"github.com/taskcluster/tc-credd/internal/sdktest"
 )
 
 // buildBinary builds tc-credd once per test binary run.
@@ -179,13 +180,7 @@ func TestEndToEnd(t *testing.T) {
 		"container": {"AWS_EC2_METADATA_DISABLED": "true", "AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://" + listen + "/v1/credentials/aws/artifacts", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": localTok},
 	} {
 		t.Run("aws "+name, func(t *testing.T) {
-			for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "AWS_EC2_METADATA_SERVICE_ENDPOINT", "AWS_CONTAINER_CREDENTIALS_FULL_URI"} {
-				t.Setenv(k, "")
-				os.Unsetenv(k)
-			}
-			t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "none"))
-			t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "none"))
-			t.Setenv("AWS_REGION", "us-east-1")
+			sdktest.CleanAWSEnv(t)
 			for k, v := range env {
 				t.Setenv(k, v)
 			}
@@ -387,14 +382,7 @@ func TestDevMode(t *testing.T) {
 			t.Fatalf("dev printed no %s: %v", k, exports)
 		}
 	}
-	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI"} {
-		t.Setenv(k, "")
-		os.Unsetenv(k)
-	}
-	dir := t.TempDir()
-	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "none"))
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "none"))
-	t.Setenv("AWS_REGION", "us-east-1")
+	sdktest.CleanAWSEnv(t)
 	t.Setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", exports["AWS_EC2_METADATA_SERVICE_ENDPOINT"])
 	c, err := config.LoadDefaultConfig(context.Background())
 	if err != nil {

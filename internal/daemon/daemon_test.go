@@ -3,6 +3,7 @@ package daemon_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -137,16 +138,8 @@ func get(t *testing.T, url string, hdr map[string]string) (int, string) {
 		return 0, err.Error()
 	}
 	defer resp.Body.Close()
-	b := new(strings.Builder)
-	buf := make([]byte, 4096)
-	for {
-		n, err := resp.Body.Read(buf)
-		b.Write(buf[:n])
-		if err != nil {
-			break
-		}
-	}
-	return resp.StatusCode, b.String()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
 
 func imdsRoles(t *testing.T, addr string) (int, string) {

@@ -2,6 +2,7 @@ package metadata_test
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -177,16 +178,11 @@ func (e *env) do(method, path string, hdr map[string]string) (int, http.Header, 
 		e.t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var sb strings.Builder
-	buf := make([]byte, 4096)
-	for {
-		n, err := resp.Body.Read(buf)
-		sb.Write(buf[:n])
-		if err != nil {
-			break
-		}
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		e.t.Fatal(err)
 	}
-	return resp.StatusCode, resp.Header, sb.String()
+	return resp.StatusCode, resp.Header, string(body)
 }
 
 // imdsToken opens an IMDSv2 session.

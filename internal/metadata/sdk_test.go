@@ -11,24 +11,11 @@ import (
 	gcemd "cloud.google.com/go/compute/metadata"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"golang.org/x/oauth2/google"
+
+	"github.com/taskcluster/tc-credd/internal/sdktest"
 )
 
-// cleanAWSEnv leaves the SDK nothing but what a test sets: no keys, no
-// profiles, no shared files (checklist item 38).
-func cleanAWSEnv(t *testing.T) {
-	t.Helper()
-	for _, k := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE",
-		"AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-		"AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "AWS_EC2_METADATA_SERVICE_ENDPOINT",
-		"AWS_EC2_METADATA_DISABLED", "AWS_EC2_METADATA_V1_DISABLED"} {
-		t.Setenv(k, "")
-		os.Unsetenv(k)
-	}
-	dir := t.TempDir()
-	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "config"))
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "credentials"))
-	t.Setenv("AWS_REGION", "us-east-1")
-}
+func cleanAWSEnv(t *testing.T) { sdktest.CleanAWSEnv(t) }
 
 // awsRetrieve loads a fresh default config, as a new process would, and
 // retrieves credentials through the default chain.
