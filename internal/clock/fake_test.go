@@ -44,8 +44,12 @@ func TestSleepAndTimeoutOnFake(t *testing.T) {
 	defer cancel()
 	done := make(chan error)
 	go func() { done <- clock.Sleep(context.Background(), c, time.Hour) }()
-	for c.Waiters() == 0 {
-		<-c.Changed()
+	for {
+		changed := c.Changed() // before the count, so no change is missed
+		if c.Waiters() > 0 {
+			break
+		}
+		<-changed
 	}
 	if !c.AdvanceToNext() || ctx.Err() == nil {
 		t.Fatal("the 1-minute timeout should fire first")

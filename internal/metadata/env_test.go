@@ -195,34 +195,57 @@ func (e *env) imdsToken() string {
 	return body
 }
 
-// renew moves the fake clock to the next renewal of key and waits (on a
-// subscription, not a sleep) until the refresher holds a new credential.
+// renew moves the fake clock, deadline by deadline and only while every
+// source loop sleeps on it, until the refresher holds a new credential for
+// key. Waiting is on channels (a subscription, the clock's changes), never
+// on wall time.
 func (e *env) renew(key string) *refresher.Credential {
 	e.t.Helper()
 	sub := e.r.Subscribe()
 	defer sub.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if _, err := sub.Next(ctx); err != nil { // the initial credentials
 		e.t.Fatal(err)
 	}
-	var next time.Time
-	for _, s := range e.r.States() {
-		if s.Key == key {
-			next = s.NextRenewal
-		}
-	}
-	e.clk.Set(next)
-	for {
-		evs, err := sub.Next(ctx)
-		if err != nil {
-			e.t.Fatalf("no renewal of %s: %v", key, err)
-		}
-		for _, ev := range evs {
-			if ev.Key == key && ev.Credential != nil {
-				return ev.Credential
+	events := make(chan *refresher.Credential, 1)
+	go func() {
+		for {
+			evs, err := sub.Next(ctx)
+			if err != nil {
+				return
+			}
+			for _, ev := range evs {
+				if ev.Key == key && ev.Credential != nil {
+					events <- ev.Credential
+					return
+				}
 			}
 		}
+	}()
+	for {
+		for {
+			// Take the change channel before reading the count, or a change
+			// between the two would be missed.
+			changed := e.clk.Changed()
+			if e.clk.Waiters() >= len(testSources) {
+				break
+			}
+			select {
+			case c := <-events:
+				return c
+			case <-changed:
+			case <-ctx.Done():
+				nx, _ := e.clk.Next()
+				e.t.Fatalf("no renewal of %s: %v (now %s, next %s, waiters %d, aws state %+v)", key, ctx.Err(), e.clk.Now(), nx, e.clk.Waiters(), e.r.States()[0])
+			}
+		}
+		select {
+		case c := <-events:
+			return c
+		default:
+		}
+		e.clk.AdvanceToNext()
 	}
 }
 
@@ -236,3 +259,14 @@ func (e *env) current(key string) *refresher.Credential {
 }
 
 func zapString(k, v string) zap.Field { return zap.String(k, v) }
+
+// waitWaiters blocks until n goroutines wait on the fake clock.
+func waitWaiters(c *clock.Fake, n int) {
+	for {
+		changed := c.Changed()
+		if c.Waiters() >= n {
+			return
+		}
+		<-changed
+	}
+}

@@ -110,7 +110,15 @@ func TestSinksWriteOnChangeOnly(t *testing.T) {
 	st1, _ := os.Stat(envPath)
 	run.Set(sinks)
 	waitFor(t, "reload handled", func() bool { return e.logs.FilterMessage("sink written").Len() >= 2 })
-	// Renewal of the sentry DSN (24 h margin on a 48 h credential).
+	// Renewal of the sentry DSN (24 h margin on a 48 h credential), once
+	// both source loops sleep on the clock.
+	for {
+		changed := e.clk.Changed()
+		if e.clk.Waiters() >= 2 {
+			break
+		}
+		<-changed
+	}
 	e.clk.Add(25 * time.Hour)
 	waitFor(t, "renewed DSN in the file", func() bool {
 		issued := e.fake.Issued("sentryDSN")
@@ -119,6 +127,12 @@ func TestSinksWriteOnChangeOnly(t *testing.T) {
 	if read(runs) != "sentry/app\nsentry/app\n" {
 		t.Fatalf("command runs = %q, want two (start, renewal)", read(runs))
 	}
+	// The jump renewed the AWS keys too; let that write land before
+	// looking for leftovers.
+	waitFor(t, "renewed AWS keys in the profile", func() bool {
+		issued := e.fake.Issued("awsS3Credentials")
+		return len(issued) > 1 && strings.Contains(read(profPath), issued[len(issued)-1].Reveal())
+	})
 	st2, _ := os.Stat(envPath)
 	if os.SameFile(st1, st2) {
 		t.Error("the file was rewritten in place, not replaced")
