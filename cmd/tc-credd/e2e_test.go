@@ -316,6 +316,7 @@ func TestExitCodes(t *testing.T) {
 		{"missing config", []string{"run"}, 2, "--config FILE is required"},
 		{"invalid config", []string{"run", "--config", write("bad.yml", good+"bogus: 1\n")}, 3, `unknown key "bogus"`},
 		{"invalid field", []string{"check", "--config", write("bad2.yml", strings.Replace(good, "my-bucket", "My.Bucket", 1))}, 3, "aws[0].bucket (line 10)"},
+		{"install refuses an invalid config", []string{"install", "--config", filepath.Join(dir, "bad.yml")}, 3, `unknown key "bogus"`},
 		{"check with missing scopes", []string{"check", "--config", write("ok.yml", good)}, 4, "MISSING  aws/artifacts"},
 		{"version", []string{"version"}, 0, "tc-credd"},
 	}

@@ -564,3 +564,20 @@ func TestOptionsFromEnv(t *testing.T) {
 		t.Errorf("no clientId must mean anonymous: %+v %v", o, err)
 	}
 }
+
+func TestStaleTimestampReportsSkew(t *testing.T) {
+	e := newEnv(t, authtest.Options{})
+	tok := e.fake.AddClient("c", "auth:sentry:*")
+	ahead := 40 * time.Minute
+	cl := e.client(t, &hawk.Credentials{ClientID: "c", AccessToken: tok}, func(o *authclient.Options) {
+		o.Now = func() time.Time { return time.Now().Add(ahead) }
+	})
+	_, err := cl.SentryDSN(context.Background(), "p")
+	skew, ok := authclient.ClockSkew(err, time.Now().Add(ahead))
+	if !ok || skew < ahead-2*time.Second || skew > ahead+2*time.Second {
+		t.Fatalf("ClockSkew = %s, %v; want about %s (err %v)", skew, ok, ahead, err)
+	}
+	if _, ok := authclient.ClockSkew(errors.New("other"), time.Now()); ok {
+		t.Fatal("skew reported for an unrelated error")
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // Error is an error reply from the Auth service. Code is Taskcluster's
@@ -18,6 +19,20 @@ type Error struct {
 	StatusCode int
 	Code       string
 	Message    string
+	// ServerTime is the reply's Date header, if any: with "Stale
+	// timestamp" it tells how far this machine's clock is off, which the
+	// service itself never says.
+	ServerTime time.Time
+}
+
+// ClockSkew returns how far local time (now) is ahead of the server's, for
+// a "Stale timestamp" error; ok is false for any other error.
+func ClockSkew(err error, now time.Time) (time.Duration, bool) {
+	var ae *Error
+	if !errors.As(err, &ae) || ae.ServerTime.IsZero() || !strings.Contains(ae.Message, "Stale timestamp") {
+		return 0, false
+	}
+	return now.Sub(ae.ServerTime).Round(time.Second), true
 }
 
 func (e *Error) Error() string {
@@ -90,6 +105,9 @@ var incidentRe = regexp.MustCompile(`incidentId[":\s]+([0-9a-fA-F-]{8,})`)
 
 func newAPIError(r Route, resp *http.Response, data []byte) *Error {
 	e := &Error{Route: r.Name, StatusCode: resp.StatusCode}
+	if d, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
+		e.ServerTime = d
+	}
 	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt == "application/json" {
 		var body struct {
 			Code    string `json:"code"`

@@ -338,6 +338,11 @@ func (r *Refresher) logFailure(s Source, err error, permanent, first bool, failu
 	if m := authclient.MissingScopes(err); len(m) > 0 {
 		fields = append(fields, zap.Strings("missingScopes", m))
 	}
+	if skew, ok := authclient.ClockSkew(err, r.o.Clock.Now()); ok {
+		// The service allows ±15 min and says nothing else: say it here.
+		fields = append(fields, zap.Duration("localClockAheadOfServer", skew),
+			zap.String("hint", "this machine's clock is off by more than 15 minutes; fix NTP"))
+	}
 	switch {
 	case permanent && first:
 		r.log.Error("fetch refused by Taskcluster; retrying slowly", fields...)
