@@ -22,30 +22,6 @@ func AWSTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z")
 // JSTime formats a time as Taskcluster does (JS toJSON).
 func JSTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
 
-// IMDSCredentials is the document of
-// /latest/meta-data/iam/security-credentials/<role>.
-type IMDSCredentials struct {
-	Code            string `json:"Code"`
-	LastUpdated     string `json:"LastUpdated"`
-	Type            string `json:"Type"`
-	AccessKeyID     string `json:"AccessKeyId"`
-	SecretAccessKey string `json:"SecretAccessKey"`
-	Token           string `json:"Token"`
-	Expiration      string `json:"Expiration"`
-}
-
-func IMDS(c *refresher.Credential) IMDSCredentials {
-	return IMDSCredentials{
-		Code:            "Success",
-		LastUpdated:     AWSTime(c.Issued),
-		Type:            "AWS-HMAC",
-		AccessKeyID:     c.AWS.AccessKeyID,
-		SecretAccessKey: c.AWS.SecretAccessKey.Reveal(),
-		Token:           c.AWS.SessionToken.Reveal(),
-		Expiration:      AWSTime(c.Expires),
-	}
-}
-
 // ContainerCredentials is the AWS container-credentials document, also
 // the credential_process document's core.
 type ContainerCredentials struct {
@@ -55,6 +31,7 @@ type ContainerCredentials struct {
 	Expiration      string `json:"Expiration"`
 }
 
+// Container renders an aws credential as container credentials.
 func Container(c *refresher.Credential) ContainerCredentials {
 	return ContainerCredentials{
 		AccessKeyID:     c.AWS.AccessKeyID,
@@ -62,6 +39,21 @@ func Container(c *refresher.Credential) ContainerCredentials {
 		Token:           c.AWS.SessionToken.Reveal(),
 		Expiration:      AWSTime(c.Expires),
 	}
+}
+
+// IMDSCredentials is the document of
+// /latest/meta-data/iam/security-credentials/<role>: the container
+// document behind Code, LastUpdated and Type, in IMDS's key order.
+type IMDSCredentials struct {
+	Code        string `json:"Code"`
+	LastUpdated string `json:"LastUpdated"`
+	Type        string `json:"Type"`
+	ContainerCredentials
+}
+
+// IMDS renders an aws credential as the IMDS role document.
+func IMDS(c *refresher.Credential) IMDSCredentials {
+	return IMDSCredentials{Code: "Success", LastUpdated: AWSTime(c.Issued), Type: "AWS-HMAC", ContainerCredentials: Container(c)}
 }
 
 // IAMInfo is /latest/meta-data/iam/info.
