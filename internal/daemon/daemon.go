@@ -129,10 +129,17 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 
 	// Bind everything before serving anything, so a taken port fails the
 	// start instead of leaving half a daemon.
-	d.main, err = d.bind("", cfg.Listen)
-	if err != nil {
+	var opened []net.Listener
+	fail := func(err error) error {
+		for _, ln := range opened {
+			ln.Close()
+		}
 		return err
 	}
+	if d.main, err = d.bind("", cfg.Listen); err != nil {
+		return err
+	}
+	opened = append(opened, d.main.ln)
 	var bound []*listener
 	for _, s := range cfg.AWS {
 		if s.Listen == "" {
@@ -140,15 +147,16 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 		}
 		l, err := d.bind(s.Name, s.Listen)
 		if err != nil {
-			return err
+			return fail(err)
 		}
+		opened = append(opened, l.ln)
 		d.perSource[s.Name] = l
 		bound = append(bound, l)
 	}
 	var opsLn net.Listener
 	if cfg.OpsListen != "" {
 		if opsLn, err = metadata.Listen(cfg.OpsListen, cfg.AllowNonLoopback); err != nil {
-			return fmt.Errorf("opsListen: %w", err)
+			return fail(fmt.Errorf("opsListen: %w", err))
 		}
 	}
 

@@ -235,3 +235,39 @@ sentry:
 		}
 	}
 }
+
+func TestTakenPortFailsStartAndFreesTheRest(t *testing.T) {
+	fake := authtest.New(authtest.Options{})
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	tok := fake.AddClient("d", "auth:aws-s3:*")
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	free, _ := net.Listen("tcp", "127.0.0.1:0")
+	mainAddr := free.Addr().String()
+	free.Close()
+	dir := t.TempDir()
+	path := filepath.Join(dir, "c.yml")
+	text := fmt.Sprintf("rootUrl: %s\ncredentials:\n  clientId: d\n  accessToken: %s\nlisten: %s\nlocalTokenFile: %s\naws:\n  - name: a\n    bucket: my-bucket\n    level: read-only\n    listen: %s\n",
+		srv.URL, tok.Reveal(), mainAddr, filepath.Join(dir, "t"), taken.Addr())
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _, err := daemon.Load(path, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = daemon.Run(context.Background(), cfg, daemon.Options{})
+	if err == nil || !strings.Contains(err.Error(), "aws[a].listen") {
+		t.Fatalf("Run with a taken port: %v", err)
+	}
+	// The main listener it had bound is free again.
+	ln, err := net.Listen("tcp", mainAddr)
+	if err != nil {
+		t.Fatalf("main listener left open after a failed start: %v", err)
+	}
+	ln.Close()
+}
