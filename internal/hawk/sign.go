@@ -35,6 +35,9 @@ func (c *Credentials) header(method string, u *url.URL, ts int64, nonce string) 
 		// send no header at all.
 		return "", errors.New("hawk: no clientId: send anonymous requests without a header")
 	}
+	if strings.ContainsAny(c.ClientID, `"\`) {
+		return "", errors.New(`hawk: clientId may not contain '"' or '\'`)
+	}
 	ext, err := c.Ext()
 	if err != nil {
 		return "", err
@@ -50,9 +53,6 @@ func (c *Credentials) header(method string, u *url.URL, ts int64, nonce string) 
 	fmt.Fprintf(&b, `, mac="%s"`, mac)
 	if b.Len() > MaxHeaderLength {
 		return "", ErrTooLong
-	}
-	if strings.ContainsAny(c.ClientID, `"\`) {
-		return "", errors.New(`hawk: clientId may not contain '"' or '\'`)
 	}
 	return b.String(), nil
 }
