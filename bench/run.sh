@@ -62,10 +62,11 @@ rss_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 
 # Warm both up, then alternate rounds so drift hits both alike.
 wrk -t1 -c4 -d2s -H "X-aws-ec2-metadata-token: $token" "$url" >/dev/null
-wrk -t1 -c4 -d2s "$baseurl" >/dev/null
+wrk -t1 -c4 -d2s -H "X-aws-ec2-metadata-token: $token" "$baseurl" >/dev/null
 : >"$work/results"
 for r in $(seq 1 "$ROUNDS"); do
-  measure baseline "$baseurl" >>"$work/results"
+  # The same request, token header included, to both servers.
+  measure baseline "$baseurl" "X-aws-ec2-metadata-token: $token" >>"$work/results"
   measure tc-credd "$url" "X-aws-ec2-metadata-token: $token" >>"$work/results"
 done
 
