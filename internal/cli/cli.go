@@ -34,6 +34,10 @@ const (
 // Version is set at build time with -ldflags "-X .../internal/cli.Version=...".
 var Version = "dev"
 
+// DefaultConfigPath is used when neither --config nor TC_CREDD_CONFIG is
+// given and the file exists (the packages install it).
+const DefaultConfigPath = "/etc/tc-credd/config.yml"
+
 // StopGrace bounds shutdown after SIGTERM or SIGINT.
 const StopGrace = 10 * time.Second
 
@@ -43,12 +47,13 @@ Usage:
   tc-credd run --config FILE [--log-level LEVEL]   run in the foreground
   tc-credd check --config FILE                      validate the config and the scopes it needs
   tc-credd dev [--listen ADDR] [--ops-listen ADDR]  run a demo against an embedded fake Taskcluster
-  tc-credd credential-process --config FILE NAME    print AWS credential_process JSON for an aws source
+  tc-credd credential-process [--config FILE] NAME  print AWS credential_process JSON for an aws source
   tc-credd ready --config FILE                      exit 0 when the running daemon is ready (a probe)
   tc-credd install|uninstall|start|stop|restart|status --config FILE
                                                     manage the system service (systemd, launchd, Windows)
   tc-credd version
 
+--config defaults to $TC_CREDD_CONFIG, then /etc/tc-credd/config.yml.
 Exit codes: 0 ok, 1 runtime failure, 2 usage error, 3 config error, 4 check found a missing scope.
 `
 
@@ -107,7 +112,12 @@ func (e env) loadConfig(path string, log *zap.Logger) (*config.Config, int) {
 		path = e.getenv("TC_CREDD_CONFIG")
 	}
 	if path == "" {
-		fmt.Fprintln(e.stderr, "tc-credd: --config FILE is required (or set TC_CREDD_CONFIG)")
+		if _, err := os.Stat(DefaultConfigPath); err == nil {
+			path = DefaultConfigPath
+		}
+	}
+	if path == "" {
+		fmt.Fprintln(e.stderr, "tc-credd: --config FILE is required (or set TC_CREDD_CONFIG, or create "+DefaultConfigPath+")")
 		return nil, ExitUsage
 	}
 	cfg, warnings, err := daemon.Load(path, e.getenv)

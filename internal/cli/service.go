@@ -71,7 +71,7 @@ func (e env) runService(cfg *config.Config, path string, log *zap.Logger) int {
 func (e env) service(action string, args []string) int {
 	var path string
 	if _, ok := e.flags(action, args, func(fs *flag.FlagSet) {
-		fs.StringVar(&path, "config", "/etc/tc-credd/config.yml", "config file the service runs with")
+		fs.StringVar(&path, "config", DefaultConfigPath, "config file the service runs with")
 	}); !ok {
 		return ExitUsage
 	}
