@@ -8,7 +8,7 @@ NFPM     := $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2
 # Package versions must sort: a release tag vX.Y.Z, else 0.1.0~dev.<commit>.
 PKG_VERSION ?= $(shell git describe --tags --exact-match --match 'v*' 2>/dev/null | sed 's/^v//' | grep . || echo 0.1.0~dev.$$(git rev-parse --short HEAD 2>/dev/null || echo 0))
 
-.PHONY: help build test lint tidy-check bench package run ci deps clean
+.PHONY: help build test lint cross tidy-check bench package run ci deps clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -29,6 +29,11 @@ lint: ## gofmt and go vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
+cross: ## the service platforms build: Linux (amd64, arm64), macOS, Windows
+	for t in linux/amd64 linux/arm64 darwin/arm64 windows/amd64; do \
+	  GOOS=$${t%/*} GOARCH=$${t#*/} CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/tc-credd || exit 1; \
+	done
+
 tidy-check: ## go.mod and go.sum are tidy
 	$(GO) mod tidy -diff
 
@@ -45,7 +50,7 @@ bench: build ## benchmark the IMDSv2 path against a bare net/http baseline (inst
 run: ## run the embedded demo (no Taskcluster needed)
 	$(GO) run ./cmd/tc-credd dev
 
-ci: lint test ## what CI runs
+ci: lint cross test ## what CI runs
 
 clean:
 	rm -rf bin dist
