@@ -150,7 +150,10 @@ func Load(path string) (*Config, error) {
 	return c, nil
 }
 
-var unknownFieldRe = regexp.MustCompile(`^line (\d+): field (\S+) not found in type (\S+)$`)
+var (
+	unknownFieldRe = regexp.MustCompile(`^line (\d+): field (\S+) not found in type (\S+)$`)
+	quotedValueRe  = regexp.MustCompile("`[^`]*`")
+)
 
 // Parse decodes YAML strictly: unknown keys are errors naming the key and
 // its line. It reads the environment for nothing and writes nothing.
@@ -170,7 +173,9 @@ func Parse(r io.Reader) (*Config, error) {
 				if sm := unknownFieldRe.FindStringSubmatch(m); sm != nil {
 					m = fmt.Sprintf("line %s: unknown key %q", sm[1], sm[2])
 				}
-				msgs = append(msgs, m)
+				// yaml quotes the offending value; a token pasted under the
+				// wrong key must not reach a log.
+				msgs = append(msgs, quotedValueRe.ReplaceAllString(m, "(value hidden)"))
 			}
 			return nil, fmt.Errorf("config: %s", strings.Join(msgs, "; "))
 		}

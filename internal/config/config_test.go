@@ -104,6 +104,9 @@ func TestConfigErrors(t *testing.T) {
 		}, nil, `line 10: unknown key "alowV2"`},
 		{"unknown top key", func(s string) string { return s + "refersh: 5m\n" }, nil, `unknown key "refersh"`},
 		{"bad type", func(s string) string { return strings.Replace(s, "allowV1: false", "allowV1: maybe", 1) }, nil, "line 9"},
+		{"token under the wrong key", func(s string) string {
+			return strings.Replace(s, "  clientId: project/example/credd\n", "  clientId: project/example/credd\n  authorizedScopes: super-secret-pasted-here\n", 1)
+		}, nil, "line 4: cannot unmarshal !!str (value hidden)"},
 		{"no rootUrl", func(s string) string { return strings.Replace(s, "rootUrl: https://tc.example.com\n", "", 1) }, config.ErrRequired, "rootUrl: is required"},
 		{"rootUrl path", func(s string) string { return strings.Replace(s, "tc.example.com", "tc.example.com/api", 1) }, config.ErrInvalid, "rootUrl (line 1)"},
 		{"no token", func(s string) string { return strings.Replace(s, "  accessToken: super-secret-token-value\n", "", 1) }, config.ErrRequired, "credentials.accessToken"},
