@@ -34,6 +34,7 @@ type Config struct {
 	Listen           string      `yaml:"listen"`
 	OpsListen        string      `yaml:"opsListen"`
 	LocalTokenFile   string      `yaml:"localTokenFile"`
+	LocalTokenMode   string      `yaml:"localTokenMode"` // octal, default "0600"
 	LogLevel         string      `yaml:"logLevel"`
 	AllowedHosts     []string    `yaml:"allowedHosts"`
 	AllowNonLoopback bool        `yaml:"allowNonLoopback"`

@@ -145,6 +145,7 @@ func TestConfigErrors(t *testing.T) {
 		}, config.ErrInvalid, "sinks[0].command"},
 		{"negative margin", func(s string) string { return s + "margins:\n  aws: -5m\n" }, config.ErrInvalid, "margins.aws"},
 		{"log level", func(s string) string { return s + "logLevel: loud\n" }, config.ErrInvalid, "logLevel"},
+		{"token mode", func(s string) string { return s + "localTokenMode: \"0400\"\n" }, config.ErrInvalid, "localTokenMode"},
 		{"region", func(s string) string { return strings.Replace(s, "region: us-east-1", "region: mars", 1) }, config.ErrInvalid, "imds.region"},
 	}
 	for _, c := range cases {

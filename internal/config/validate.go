@@ -93,6 +93,9 @@ func (c *Config) ApplyDefaults() {
 	if c.LogLevel == "" {
 		c.LogLevel = "info"
 	}
+	if c.LocalTokenMode == "" {
+		c.LocalTokenMode = "0600"
+	}
 	for i := range c.GCP {
 		if c.GCP[i].Name == "" {
 			c.GCP[i].Name = c.GCP[i].ServiceAccount
@@ -231,6 +234,11 @@ func (c *Config) Validate() (warnings []string, err error) {
 		v.fail("opsListen", ErrConflict, "must differ from listen")
 	}
 	v.required("localTokenFile", c.LocalTokenFile)
+	if m, err := strconv.ParseUint(c.LocalTokenMode, 8, 32); err != nil || m > 0o777 || m&0o600 != 0o600 {
+		v.fail("localTokenMode", ErrInvalid, "an octal mode the owner can read and write, such as \"0600\" or \"0640\" (got %q)", c.LocalTokenMode)
+	} else if m&0o007 != 0 {
+		v.warnf("localTokenMode", "%s lets every user on the machine read the local token", c.LocalTokenMode)
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
@@ -379,6 +387,15 @@ func (v *validator) checkPrivate(field, path string) {
 	if st.Mode().Perm()&0o004 != 0 {
 		v.warnf(field, "%s is readable by every user (mode %04o); chmod o-r it", path, st.Mode().Perm())
 	}
+}
+
+// TokenFileMode returns the validated local token file mode.
+func (c *Config) TokenFileMode() os.FileMode {
+	m, err := strconv.ParseUint(c.LocalTokenMode, 8, 32)
+	if err != nil {
+		return 0o600
+	}
+	return os.FileMode(m)
 }
 
 // FileMode returns a validated sink's file mode.

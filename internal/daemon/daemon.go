@@ -117,7 +117,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	if err := os.MkdirAll(filepath.Dir(cfg.LocalTokenFile), 0o700); err != nil {
 		return fmt.Errorf("localTokenFile: %w", err)
 	}
-	if d.token, err = metadata.LoadLocalToken(cfg.LocalTokenFile, d.clk, d.log); err != nil {
+	if d.token, err = metadata.LoadLocalTokenMode(cfg.LocalTokenFile, cfg.TokenFileMode(), d.clk, d.log); err != nil {
 		return fmt.Errorf("localTokenFile: %w", err)
 	}
 	d.metrics = metadata.NewMetrics(d.r, d.clk)

@@ -271,3 +271,11 @@ func TestTakenPortFailsStartAndFreesTheRest(t *testing.T) {
 	}
 	ln.Close()
 }
+
+func TestLocalTokenModeFromConfig(t *testing.T) {
+	f := start(t, "localTokenMode: \"0640\"\n")
+	st, err := os.Stat(filepath.Join(f.dir, "token"))
+	if err != nil || st.Mode().Perm() != 0o640 {
+		t.Fatalf("local token file mode: %v %v", st.Mode(), err)
+	}
+}

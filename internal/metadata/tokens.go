@@ -120,6 +120,11 @@ type LocalToken struct {
 // LoadLocalToken reads the token file, creating it with a random token and
 // mode 0600 when it is missing.
 func LoadLocalToken(path string, clk clock.Clock, log *zap.Logger) (*LocalToken, error) {
+	return LoadLocalTokenMode(path, 0o600, clk, log)
+}
+
+// LoadLocalTokenMode is LoadLocalToken with the mode a new file gets.
+func LoadLocalTokenMode(path string, mode fs.FileMode, clk clock.Clock, log *zap.Logger) (*LocalToken, error) {
 	if clk == nil {
 		clk = clock.Real{}
 	}
@@ -129,7 +134,7 @@ func LoadLocalToken(path string, clk clock.Clock, log *zap.Logger) (*LocalToken,
 	t := &LocalToken{path: path, clk: clk, log: log}
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		// No trailing newline: the SDKs put the file's bytes in a header.
-		if err := atomicfile.Write(path, []byte(newToken()), 0o600); err != nil {
+		if err := atomicfile.Write(path, []byte(newToken()), mode); err != nil {
 			return nil, fmt.Errorf("creating local token file: %w", err)
 		}
 		log.Info("created local token file", zap.String("path", path))
