@@ -1,0 +1,84 @@
+package authtest_test
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/taskcluster/tc-credd/internal/authtest"
+	"github.com/taskcluster/tc-credd/internal/hawk"
+)
+
+// The service signs against what the client saw, behind a proxy: port
+// from X-Forwarded-Port, else 443 for X-Forwarded-Proto: https.
+func TestMACInputsBehindAProxy(t *testing.T) {
+	fake := authtest.New(authtest.Options{})
+	tok := fake.AddClient("c", "auth:sentry:*")
+	creds := &hawk.Credentials{ClientID: "c", AccessToken: tok}
+	public, _ := url.Parse("https://tc.example.com/api/auth/v1/sentry/p/dsn")
+	hdr, err := creds.Header("GET", public, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]struct {
+		headers map[string]string
+		want    int
+	}{
+		"forwarded proto https":  {map[string]string{"X-Forwarded-Proto": "https"}, 200},
+		"forwarded port 443":     {map[string]string{"X-Forwarded-Port": "443"}, 200},
+		"no forwarding: port 80": {nil, 401},
+		"wrong forwarded port":   {map[string]string{"X-Forwarded-Port": "8443"}, 401},
+	} {
+		req := httptest.NewRequest(http.MethodGet, "/api/auth/v1/sentry/p/dsn", nil)
+		req.Host = "tc.example.com"
+		req.Header.Set("Authorization", hdr)
+		for k, v := range c.headers {
+			req.Header.Set(k, v)
+		}
+		rec := httptest.NewRecorder()
+		fake.ServeHTTP(rec, req)
+		if rec.Code != c.want {
+			body, _ := io.ReadAll(rec.Body)
+			t.Errorf("%s: %d, want %d: %s", name, rec.Code, c.want, body)
+		}
+	}
+	if got := fake.Calls("sentryDSN"); got != 4 {
+		t.Errorf("Calls = %d, want 4", got)
+	}
+}
+
+func TestUnknownQueryAndBadPayload(t *testing.T) {
+	fake := authtest.New(authtest.Options{})
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/api/auth/v1/ping?nope=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 400 || !strings.Contains(string(body), "InvalidRequestArguments") {
+		t.Errorf("unknown query key: %d %s", resp.StatusCode, body)
+	}
+	resp, err = http.Post(srv.URL+"/api/auth/v1/test-authenticate", "text/plain", strings.NewReader("hello"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 400 || !strings.Contains(string(body), "MalformedPayload") {
+		t.Errorf("non-JSON payload: %d %s", resp.StatusCode, body)
+	}
+	resp, err = http.Get(srv.URL + "/api/auth/v1/no/such/endpoint")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 404 {
+		t.Errorf("unknown endpoint: %d", resp.StatusCode)
+	}
+}
