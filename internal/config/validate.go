@@ -11,6 +11,7 @@ import (
 	"strings"
 	"text/template"
 
+	"github.com/taskcluster/tc-credd/internal/loopback"
 	"github.com/taskcluster/tc-credd/internal/secret"
 	"github.com/taskcluster/tc-credd/internal/tcrules"
 )
@@ -160,17 +161,9 @@ func (v *validator) listen(field, addr string) {
 	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		v.fail(field, ErrInvalid, "port must be 0..65535 (got %q)", port)
 	}
-	if !v.c.AllowNonLoopback && !isLoopback(host) {
+	if !v.c.AllowNonLoopback && !loopback.Host(host) {
 		v.fail(field, ErrInvalid, "%q is not a loopback address; set allowNonLoopback: true to bind it anyway", addr)
 	}
-}
-
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(strings.Trim(host, "[]"))
-	return ip != nil && ip.IsLoopback()
 }
 
 // name checks a source name and its uniqueness within its kind.

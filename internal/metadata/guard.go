@@ -3,13 +3,14 @@ package metadata
 import (
 	"net"
 	"net/http"
-	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/taskcluster/tc-credd/internal/loopback"
 )
 
 // GuardOptions are the checks every request on a listener passes before
@@ -90,7 +91,7 @@ func guard(o GuardOptions, next http.Handler) http.Handler {
 			sw.Header()["Metadata-Flavor"] = flavorGoogle
 		}
 		switch {
-		case !o.AllowRemote && !loopbackPeer(r.RemoteAddr):
+		case !o.AllowRemote && !loopback.Peer(r.RemoteAddr):
 			// "Came from loopback" is no identity (DNAT can fake it), but a
 			// peer that is not even loopback never gets in.
 			info.route = "rejected_peer"
@@ -164,12 +165,4 @@ func hostAllowed(host string, port int, allowed map[string]bool) bool {
 		return err == nil && n == port
 	}
 	return true
-}
-
-func loopbackPeer(remote string) bool {
-	if ap, err := netip.ParseAddrPort(remote); err == nil {
-		return ap.Addr().Unmap().IsLoopback()
-	}
-	a, err := netip.ParseAddr(remote)
-	return err == nil && a.Unmap().IsLoopback()
 }

@@ -6,8 +6,9 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"strings"
 	"time"
+
+	"github.com/taskcluster/tc-credd/internal/loopback"
 )
 
 // Listen binds addr. A non-loopback address is refused unless
@@ -18,7 +19,7 @@ func Listen(addr string, allowNonLoopback bool) (net.Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen address %q: %w", addr, err)
 	}
-	if !allowNonLoopback && !IsLoopbackHost(host) {
+	if !allowNonLoopback && !loopback.Host(host) {
 		return nil, fmt.Errorf("listen address %q is not loopback; set allowNonLoopback: true to bind it anyway", addr)
 	}
 	ln, err := net.Listen("tcp", addr)
@@ -26,15 +27,6 @@ func Listen(addr string, allowNonLoopback bool) (net.Listener, error) {
 		return nil, fmt.Errorf("listen %s: %w", addr, err)
 	}
 	return ln, nil
-}
-
-// IsLoopbackHost reports whether host is localhost or a loopback IP.
-func IsLoopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(strings.Trim(host, "[]"))
-	return ip != nil && ip.IsLoopback()
 }
 
 // PortOf returns a listener's TCP port, for the Host check.

@@ -157,7 +157,7 @@ func (r *Refresher) Set(sources []Source) error {
 	order := make([]string, 0, len(sources))
 	for _, s := range sources {
 		if s.Name == "" {
-			return fmt.Errorf("refresher: a %s source has no name", s.Kind)
+			return fmt.Errorf("refresher: a source of kind %s has no name", s.Kind)
 		}
 		if _, dup := keys[s.Key()]; dup {
 			return fmt.Errorf("refresher: duplicate source %s", s.Key())
