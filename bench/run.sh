@@ -22,12 +22,19 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
-go build -trimpath -o "$work/tc-credd" ./cmd/tc-credd
-go build -trimpath -o "$work/baseline" ./bench/baseline
+# Both built as `make build` builds the release: static, stripped.
+build() { CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$1" "$2"; }
+build "$work/tc-credd" ./cmd/tc-credd
+build "$work/baseline" ./bench/baseline
 
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 P=$(port); O=$(port)
-${CREDD_ENV:-} "$work/tc-credd" dev --listen "127.0.0.1:$P" --ops-listen "127.0.0.1:$O" >"$work/dev.out" 2>/dev/null &
+# The JSON log goes to a pipe, as it would to journald or a container
+# runtime; a counter checks there is one access-log line per request.
+mkfifo "$work/log"
+grep -c -F '"route":"imds_credentials"' <"$work/log" >"$work/loglines" &
+counter=$!
+${CREDD_ENV:-} "$work/tc-credd" dev --listen "127.0.0.1:$P" --ops-listen "127.0.0.1:$O" >"$work/dev.out" 2>"$work/log" &
 pids+=($!); credd=$!
 for _ in $(seq 1 100); do
   curl -fsS "http://127.0.0.1:$O/readyz" >/dev/null 2>&1 && break
@@ -36,6 +43,7 @@ done
 token=$(curl -fsS -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 21600' "http://127.0.0.1:$P/latest/api/token")
 url="http://127.0.0.1:$P/latest/meta-data/iam/security-credentials/demo"
 curl -fsS -H "X-aws-ec2-metadata-token: $token" "$url" >"$work/doc.json"
+served=1 # requests to the credential route, counted from wrk's reports
 
 "$work/baseline" --doc "$work/doc.json" >"$work/base.addr" &
 pids+=($!); base=$!
@@ -52,6 +60,7 @@ measure() { # name url [header]
     out=$(wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency "$2")
   fi
   if echo "$out" | grep -q "Non-2xx"; then echo "$1: non-2xx responses" >&2; echo "$out" >&2; exit 1; fi
+  echo "$out" | awk '/requests in/ {print $1}' >>"$work/requests.$1"
   local rps p50 p99
   rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
   p50=$(echo "$out" | awk '$1=="50%" {print $2}' | to_us)
@@ -61,7 +70,7 @@ measure() { # name url [header]
 rss_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 
 # Warm both up, then alternate rounds so drift hits both alike.
-wrk -t1 -c4 -d2s -H "X-aws-ec2-metadata-token: $token" "$url" >/dev/null
+wrk -t1 -c4 -d2s -H "X-aws-ec2-metadata-token: $token" "$url" | awk '/requests in/ {print $1}' >>"$work/requests.tc-credd"
 wrk -t1 -c4 -d2s -H "X-aws-ec2-metadata-token: $token" "$baseurl" >/dev/null
 : >"$work/results"
 for r in $(seq 1 "$ROUNDS"); do
@@ -82,6 +91,11 @@ read -r c_rps c_p50 c_p99 <<<"$(summary tc-credd)"
 b_rss=$(rss_kib "$base"); c_rss=$(rss_kib "$credd")
 docsize=$(wc -c <"$work/doc.json")
 
+# Stop the daemon (it flushes its log on the way out) and count its lines.
+kill "$credd"; wait "$credd" 2>/dev/null || true; wait "$counter" || true
+lines=$(cat "$work/loglines")
+requests=$(awk -v n="$served" '{n += $1} END {print n}' "$work/requests.tc-credd")
+
 cat <<REPORT
 tc-credd benchmark: $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, $(go version | awk '{print $3}')
 wrk -t$THREADS -c$CONNS -d$DURATION --latency, $ROUNDS alternating rounds each, median shown; document $docsize bytes
@@ -96,7 +110,15 @@ wrk -t$THREADS -c$CONNS -d$DURATION --latency, $ROUNDS alternating rounds each, 
 | throughput ≥ 0.85 × bare | $(awk -v a="$c_rps" -v b="$b_rps" 'BEGIN{printf "%.2f ×", a/b}') | $(awk -v a="$c_rps" -v b="$b_rps" 'BEGIN{print (a>=0.85*b)?"yes":"no"}') |
 | p99 ≤ 1.2 × bare | $(awk -v a="$c_p99" -v b="$b_p99" 'BEGIN{printf "%.2f ×", a/b}') | $(awk -v a="$c_p99" -v b="$b_p99" 'BEGIN{print (a<=1.2*b)?"yes":"no"}') |
 | peak RSS ≤ 25 MiB | $(awk -v k="$c_rss" 'BEGIN{printf "%.1f MiB", k/1024}') | $(awk -v k="$c_rss" 'BEGIN{print (k<=25*1024)?"yes":"no"}') |
+
+
+Access log: $lines lines for the credential route, $requests requests that wrk saw completed
+(wrk stops without counting the answers still in flight, at most $CONNS per run).
 REPORT
+if [ "$lines" -lt "$requests" ]; then
+  echo "access log lost lines: $lines < $requests" >&2
+  exit 1
+fi
 echo
 echo "raw rounds (server rps p50_us p99_us):"
 cat "$work/results"

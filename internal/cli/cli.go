@@ -15,10 +15,10 @@ import (
 	"time"
 
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
 
 	"github.com/taskcluster/tc-credd/internal/config"
 	"github.com/taskcluster/tc-credd/internal/daemon"
+	"github.com/taskcluster/tc-credd/internal/logging"
 )
 
 // Exit codes, documented in the README, so systemd and scripts can tell
@@ -137,27 +137,6 @@ func (e env) loadConfig(path string, log *zap.Logger) (*config.Config, int) {
 
 func indent(s string) string { return "  " + strings.ReplaceAll(s, "\n", "\n  ") }
 
-// newLogger logs JSON, or readable text when stderr is a terminal.
-func newLogger(level string, w io.Writer) (*zap.Logger, error) {
-	var lvl zapcore.Level
-	if err := lvl.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("log level %q: use debug, info, warn or error", level)
-	}
-	enc := zap.NewProductionEncoderConfig()
-	enc.EncodeTime = zapcore.ISO8601TimeEncoder
-	if f, ok := w.(*os.File); ok {
-		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-			enc.EncodeLevel = zapcore.CapitalColorLevelEncoder
-			return zap.New(zapcore.NewCore(zapcore.NewConsoleEncoder(enc), zapcore.Lock(zapcore.AddSync(f)), lvl)), nil
-		}
-	}
-	// JSON for journald and collectors, buffered: one write(2) per access-
-	// log line would cost a third of the request path. Lines reach the
-	// output within FlushInterval, and Sync at exit flushes the rest.
-	ws := &zapcore.BufferedWriteSyncer{WS: zapcore.AddSync(w), FlushInterval: 200 * time.Millisecond}
-	return zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(enc), ws, lvl)), nil
-}
-
 // signals returns a context ended by SIGINT or SIGTERM, and a channel fed
 // by SIGHUP.
 func signals() (context.Context, context.CancelFunc, <-chan struct{}) {
@@ -212,7 +191,7 @@ func (e env) run(args []string) int {
 	}); !ok {
 		return ExitUsage
 	}
-	boot, _ := newLogger("info", e.stderr)
+	boot, _ := logging.New("info", e.stderr)
 	defer func() { _ = boot.Sync() }()
 	cfg, code := e.loadConfig(path, boot)
 	if cfg == nil {
@@ -221,7 +200,7 @@ func (e env) run(args []string) int {
 	if level == "" {
 		level = cfg.LogLevel
 	}
-	log, err := newLogger(level, e.stderr)
+	log, err := logging.New(level, e.stderr)
 	if err != nil {
 		fmt.Fprintln(e.stderr, "tc-credd:", err)
 		return ExitUsage
@@ -246,7 +225,7 @@ func (e env) dev(args []string) int {
 	}); !ok {
 		return ExitUsage
 	}
-	log, err := newLogger(level, e.stderr)
+	log, err := logging.New(level, e.stderr)
 	if err != nil {
 		fmt.Fprintln(e.stderr, "tc-credd:", err)
 		return ExitUsage

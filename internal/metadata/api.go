@@ -4,8 +4,6 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/gorilla/mux"
-
 	"github.com/taskcluster/tc-credd/internal/refresher"
 	"github.com/taskcluster/tc-credd/internal/render"
 )
@@ -25,7 +23,7 @@ func (h *handler) requireLocalToken(next http.Handler) http.Handler {
 			writeJSON(w, http.StatusNotFound, apiError{"NotFound", "the JSON API is not enabled"})
 			return
 		}
-		presented := r.Header.Get("Authorization")
+		presented := header(r, "Authorization")
 		if presented == "" {
 			writeJSON(w, http.StatusUnauthorized, apiError{"Unauthorized", "missing Authorization header: send the token from tc-credd's token file"})
 			return
@@ -42,7 +40,7 @@ func (h *handler) requireLocalToken(next http.Handler) http.Handler {
 }
 
 func (h *handler) apiCredentials(w http.ResponseWriter, r *http.Request) {
-	kind, name := refresher.Kind(mux.Vars(r)["kind"]), mux.Vars(r)["name"]
+	kind, name := refresher.Kind(pathVar(w, "kind")), pathVar(w, "name")
 	known := false
 	for _, k := range refresher.Kinds {
 		known = known || k == kind

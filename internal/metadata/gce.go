@@ -4,29 +4,24 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/gorilla/mux"
-
 	"github.com/taskcluster/tc-credd/internal/render"
 )
 
 // requireFlavor demands Metadata-Flavor: Google on every path under
 // /computeMetadata, known or not (item 28): a header a browser or a plain
 // SSRF cannot add. A forwarded request is refused as well.
-func requireFlavor(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !strings.HasPrefix(r.URL.Path, "/computeMetadata") {
-			next.ServeHTTP(w, r)
-			return
+func requireFlavor(w http.ResponseWriter, r *http.Request) bool {
+	if !strings.HasPrefix(r.URL.Path, "/computeMetadata") {
+		return true
+	}
+	if header(r, "Metadata-Flavor") != "Google" || header(r, "X-Forwarded-For") != "" {
+		if info := infoFrom(w); info != nil {
+			info.route = "gce_rejected"
 		}
-		if r.Header.Get("Metadata-Flavor") != "Google" || r.Header.Get("X-Forwarded-For") != "" {
-			if info := infoFrom(w); info != nil {
-				info.route = "gce_rejected"
-			}
-			http.Error(w, "Missing Metadata-Flavor:Google header or forwarded request.", http.StatusForbidden)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
+		http.Error(w, "Missing Metadata-Flavor:Google header or forwarded request.", http.StatusForbidden)
+		return false
+	}
+	return true
 }
 
 // gceRoot answers Python's ping (item 26); it reveals nothing.
@@ -53,7 +48,7 @@ func (h *handler) gceAccounts(w http.ResponseWriter, r *http.Request) {
 
 // account resolves {acct} or answers 404.
 func (h *handler) account(w http.ResponseWriter, r *http.Request) (GCPAccount, bool) {
-	a, ok := h.gcpAccount(mux.Vars(r)["acct"])
+	a, ok := h.gcpAccount(pathVar(w, "acct"))
 	if !ok {
 		notFound(w, r)
 	}

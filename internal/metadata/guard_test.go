@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"go.uber.org/zap"
+
 	"github.com/taskcluster/tc-credd/internal/metadata"
 )
 
@@ -55,5 +57,58 @@ func TestListenRefusesNonLoopback(t *testing.T) {
 	srv := metadata.NewServer(http.NotFoundHandler())
 	if srv.ReadHeaderTimeout == 0 || srv.IdleTimeout == 0 || srv.MaxHeaderBytes == 0 {
 		t.Fatalf("server timeouts unset: %+v", srv)
+	}
+}
+
+// TestDispatch covers what guard does in place of mux.Router.ServeHTTP:
+// unclean paths redirect to their clean form, a known path with the wrong
+// method is 405, route variables reach the handler, and every outcome is
+// named in the access log.
+func TestDispatch(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	serve := func(method, target string, hdr map[string]string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(method, target, nil)
+		req.Host, req.RemoteAddr = "127.0.0.1", "127.0.0.1:40000"
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		rec := httptest.NewRecorder()
+		e.handler.ServeHTTP(rec, req)
+		return rec
+	}
+	for target, want := range map[string]string{
+		"/latest/meta-data/iam/../iam/info": "/latest/meta-data/iam/info",
+		"//":                                "/",
+		"/computeMetadata/v1/./project/":    "/computeMetadata/v1/project/",
+	} {
+		rec := serve(http.MethodGet, target, map[string]string{"Metadata-Flavor": "Google"})
+		if rec.Code != http.StatusMovedPermanently || rec.Header().Get("Location") != want {
+			t.Errorf("%s: %d to %q, want 301 to %q", target, rec.Code, rec.Header().Get("Location"), want)
+		}
+	}
+	if n := e.logs.FilterField(zapString("route", "redirect")).Len(); n != 3 {
+		t.Errorf("%d redirects logged, want 3", n)
+	}
+
+	if rec := serve(http.MethodPost, "/latest/meta-data/iam/info", nil); rec.Code != http.StatusMethodNotAllowed {
+		t.Errorf("POST: %d, want 405", rec.Code)
+	}
+	if rec := serve(http.MethodGet, "/latest/api/token", nil); rec.Code != http.StatusMethodNotAllowed {
+		t.Errorf("GET token: %d, want 405", rec.Code)
+	}
+	if n := e.logs.FilterField(zapString("route", "imds_token")).FilterField(zap.Int("status", 405)).Len(); n != 1 {
+		t.Errorf("405 on the token path logged %d times under imds_token, want 1", n)
+	}
+
+	// Variables: the account in the path picks the email answered.
+	flavor := map[string]string{"Metadata-Flavor": "Google"}
+	for acct, want := range map[string]string{"default": gcpMail, gcpMail2: gcpMail2} {
+		rec := serve(http.MethodGet, "/computeMetadata/v1/instance/service-accounts/"+acct+"/email", flavor)
+		if rec.Code != 200 || rec.Body.String() != want {
+			t.Errorf("%s email: %d %q, want %q", acct, rec.Code, rec.Body.String(), want)
+		}
+	}
+	if n := e.logs.FilterField(zapString("route", "gce_email")).Len(); n != 2 {
+		t.Errorf("gce_email logged %d times, want 2", n)
 	}
 }

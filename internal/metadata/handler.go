@@ -66,6 +66,7 @@ type handler struct {
 	o      Options
 	tokens *imdsTokens
 	docs   docCache
+	awsKey string // refresher key of AWSRole, built once for the hot path
 }
 
 // New returns the credential listener's handler.
@@ -76,80 +77,71 @@ func New(o Options) http.Handler {
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
 	}
-	h := &handler{o: o, tokens: o.Tokens}
+	h := &handler{o: o, tokens: o.Tokens, awsKey: string(refresher.AWS) + "/" + o.AWSRole}
 	if h.tokens == nil {
 		h.tokens = NewIMDSTokens(o.Clock)
 	}
 	r := mux.NewRouter()
-	r.NotFoundHandler = http.HandlerFunc(notFound)
-	r.MethodNotAllowedHandler = http.HandlerFunc(methodNotAllowed)
-	route := func(router *mux.Router, name, path string, f http.HandlerFunc, methods ...string) {
+	route := func(router *mux.Router, name, path string, f http.Handler, methods ...string) {
 		if len(methods) == 0 {
 			methods = []string{http.MethodGet, http.MethodHead}
 		}
 		router.Handle(path, f).Methods(methods...).Name(name)
 	}
+	imdsGet := func(name, path string, f http.HandlerFunc) {
+		route(r, name, path, h.requireIMDSToken(f))
+	}
 
 	// AWS IMDS at the root: SDKs keep only scheme, host and port. The
 	// credentials route comes first: it is the hottest path, and mux tries
-	// routes in order.
-	// A prefix matcher instead of a {role} template: no regular
-	// expression and no vars map on the path every SDK polls.
+	// routes in order. A prefix matcher instead of a {role} template: no
+	// regular expression on the path every SDK polls.
 	r.MatcherFunc(func(r *http.Request, _ *mux.RouteMatch) bool {
 		role, ok := strings.CutPrefix(r.URL.Path, imdsCredsPrefix)
 		return ok && role != "" && !strings.Contains(role, "/") && (r.Method == http.MethodGet || r.Method == http.MethodHead)
 	}).Handler(h.requireIMDSToken(http.HandlerFunc(h.imdsCredentials))).Name("imds_credentials")
-	route(r, "imds_token", "/latest/api/token", h.imdsToken, http.MethodPut)
+	route(r, "imds_token", "/latest/api/token", http.HandlerFunc(h.imdsToken), http.MethodPut)
 	r.Handle("/latest/api/token", http.HandlerFunc(methodNotAllowed)).Name("imds_token")
-	imds := r.PathPrefix("/latest").Subrouter()
-	imds.Use(h.requireIMDSToken)
-	route(imds, "imds_roles", "/meta-data/iam/security-credentials", h.imdsRoles)
-	route(imds, "imds_roles", "/meta-data/iam/security-credentials/", h.imdsRoles)
-	route(imds, "imds_info", "/meta-data/iam/info", h.imdsInfo)
-	route(imds, "imds_region", "/meta-data/placement/region", h.imdsRegion)
-	route(imds, "imds_az", "/meta-data/placement/availability-zone", h.imdsAZ)
-	route(imds, "imds_identity", "/dynamic/instance-identity/document", h.imdsIdentity)
+	imdsGet("imds_roles", "/latest/meta-data/iam/security-credentials", h.imdsRoles)
+	imdsGet("imds_roles", "/latest/meta-data/iam/security-credentials/", h.imdsRoles)
+	imdsGet("imds_info", "/latest/meta-data/iam/info", h.imdsInfo)
+	imdsGet("imds_region", "/latest/meta-data/placement/region", h.imdsRegion)
+	imdsGet("imds_az", "/latest/meta-data/placement/availability-zone", h.imdsAZ)
+	imdsGet("imds_identity", "/latest/dynamic/instance-identity/document", h.imdsIdentity)
 
 	// The JSON API and AWS container credentials.
-	api := r.PathPrefix("/v1/credentials").Subrouter()
-	api.Use(h.requireLocalToken)
-	route(api, "api_credentials", "/{kind}/{name}", h.apiCredentials)
+	route(r, "api_credentials", "/v1/credentials/{kind}/{name}", h.requireLocalToken(http.HandlerFunc(h.apiCredentials)))
 
-	// GCE metadata.
-	route(r, "gce_root", "/", h.gceRoot)
-	gce := r.PathPrefix("/computeMetadata/v1").Subrouter()
-	route(gce, "gce_listing", "", h.gceListing("instance/\nproject/\n"))
-	route(gce, "gce_listing", "/", h.gceListing("instance/\nproject/\n"))
-	route(gce, "gce_instance", "/instance", h.gceListing("service-accounts/\n"))
-	route(gce, "gce_instance", "/instance/", h.gceListing("service-accounts/\n"))
-	route(gce, "gce_accounts", "/instance/service-accounts", h.gceAccounts)
-	route(gce, "gce_accounts", "/instance/service-accounts/", h.gceAccounts)
-	route(gce, "gce_account", "/instance/service-accounts/{acct}", h.gceAccount)
-	route(gce, "gce_account", "/instance/service-accounts/{acct}/", h.gceAccount)
-	route(gce, "gce_email", "/instance/service-accounts/{acct}/email", h.gceEmail)
-	route(gce, "gce_aliases", "/instance/service-accounts/{acct}/aliases", h.gceAliases)
-	route(gce, "gce_scopes", "/instance/service-accounts/{acct}/scopes", h.gceScopes)
-	route(gce, "gce_token", "/instance/service-accounts/{acct}/token", h.gceToken)
-	route(gce, "gce_project_id", "/project/project-id", h.gceProjectID)
-	route(gce, "gce_numeric_project_id", "/project/numeric-project-id", h.gceNumericProjectID)
+	// GCE metadata; requireFlavor guards the whole /computeMetadata tree.
+	route(r, "gce_root", "/", http.HandlerFunc(h.gceRoot))
+	gce := func(name, path string, f http.HandlerFunc) { route(r, name, "/computeMetadata/v1"+path, f) }
+	gce("gce_listing", "", h.gceListing("instance/\nproject/\n"))
+	gce("gce_listing", "/", h.gceListing("instance/\nproject/\n"))
+	gce("gce_instance", "/instance", h.gceListing("service-accounts/\n"))
+	gce("gce_instance", "/instance/", h.gceListing("service-accounts/\n"))
+	gce("gce_accounts", "/instance/service-accounts", h.gceAccounts)
+	gce("gce_accounts", "/instance/service-accounts/", h.gceAccounts)
+	gce("gce_account", "/instance/service-accounts/{acct}", h.gceAccount)
+	gce("gce_account", "/instance/service-accounts/{acct}/", h.gceAccount)
+	gce("gce_email", "/instance/service-accounts/{acct}/email", h.gceEmail)
+	gce("gce_aliases", "/instance/service-accounts/{acct}/aliases", h.gceAliases)
+	gce("gce_scopes", "/instance/service-accounts/{acct}/scopes", h.gceScopes)
+	gce("gce_token", "/instance/service-accounts/{acct}/token", h.gceToken)
+	gce("gce_project_id", "/project/project-id", h.gceProjectID)
+	gce("gce_numeric_project_id", "/project/numeric-project-id", h.gceNumericProjectID)
 
-	r.Use(nameRoute)
 	g := o.Guard
 	g.Logger, g.Metrics, g.GoogleFlavor = o.Logger, o.Metrics, true
-	return guard(g, requireFlavor(r))
+	return guard(g, r, requireFlavor)
 }
 
-// nameRoute records the matched route's name for the access log and
-// metrics (unmatched requests keep "unknown").
-func nameRoute(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if info := infoFrom(w); info != nil {
-			if rt := mux.CurrentRoute(r); rt != nil && rt.GetName() != "" {
-				info.route = rt.GetName()
-			}
-		}
-		next.ServeHTTP(w, r)
-	})
+// header returns the first value of a header by its canonical name.
+// Header.Get would canonicalize the name again on every call.
+func header(r *http.Request, canonical string) string {
+	if v := r.Header[canonical]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 func notFound(w http.ResponseWriter, r *http.Request) {

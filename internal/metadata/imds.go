@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/taskcluster/tc-credd/internal/refresher"
 	"github.com/taskcluster/tc-credd/internal/render"
 )
 
@@ -20,11 +19,11 @@ const (
 func (h *handler) imdsToken(w http.ResponseWriter, r *http.Request) {
 	// A forwarding proxy adds X-Forwarded-For; real IMDSv2 refuses it so
 	// that an SSRF through a proxy cannot open a session.
-	if r.Header.Get("X-Forwarded-For") != "" {
+	if header(r, "X-Forwarded-For") != "" {
 		http.Error(w, "forbidden", http.StatusForbidden)
 		return
 	}
-	ttl, err := strconv.Atoi(r.Header.Get(hdrIMDSTTL))
+	ttl, err := strconv.Atoi(header(r, hdrIMDSTTL))
 	if err != nil || ttl < 1 || ttl > maxIMDSTTL {
 		http.Error(w, "X-aws-ec2-metadata-token-ttl-seconds must be an integer from 1 to 21600", http.StatusBadRequest)
 		return
@@ -38,11 +37,11 @@ func (h *handler) imdsToken(w http.ResponseWriter, r *http.Request) {
 // IMDSv1 is allowed and none is sent (items 7, 8).
 func (h *handler) requireIMDSToken(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("X-Forwarded-For") != "" {
+		if header(r, "X-Forwarded-For") != "" {
 			http.Error(w, "forbidden", http.StatusForbidden)
 			return
 		}
-		tok := r.Header.Get(hdrIMDSToken)
+		tok := header(r, hdrIMDSToken)
 		switch {
 		case tok != "" && h.tokens.valid(tok):
 		case tok == "" && h.o.AllowIMDSv1:
@@ -70,7 +69,7 @@ func (h *handler) imdsCredentials(w http.ResponseWriter, r *http.Request) {
 		notFound(w, r)
 		return
 	}
-	c, status, msg := h.credential(w, r, string(refresher.AWS)+"/"+role)
+	c, status, msg := h.credential(w, r, h.awsKey)
 	if c == nil {
 		http.Error(w, msg, status)
 		return
@@ -83,7 +82,7 @@ func (h *handler) imdsInfo(w http.ResponseWriter, r *http.Request) {
 		notFound(w, r)
 		return
 	}
-	c, status, msg := h.credential(w, r, string(refresher.AWS)+"/"+h.o.AWSRole)
+	c, status, msg := h.credential(w, r, h.awsKey)
 	if c == nil {
 		http.Error(w, msg, status)
 		return

@@ -22,8 +22,6 @@ type OpsOptions struct {
 // and /v1/status. None of them can reach a secret: they see states only.
 func NewOps(o OpsOptions) http.Handler {
 	r := mux.NewRouter()
-	r.NotFoundHandler = http.HandlerFunc(notFound)
-	r.MethodNotAllowedHandler = http.HandlerFunc(methodNotAllowed)
 	get := []string{http.MethodGet, http.MethodHead}
 	r.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeText(w, "ok\n")
@@ -47,8 +45,7 @@ func NewOps(o OpsOptions) http.Handler {
 	if o.Metrics != nil {
 		r.Handle("/metrics", promhttp.HandlerFor(o.Metrics.Registry, promhttp.HandlerOpts{})).Methods(get...).Name("metrics")
 	}
-	r.Use(nameRoute)
 	g := o.Guard
 	g.Logger, g.Metrics = o.Logger, o.Metrics
-	return guard(g, r)
+	return guard(g, r, nil)
 }

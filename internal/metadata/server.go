@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/taskcluster/tc-credd/internal/deadline"
 	"github.com/taskcluster/tc-credd/internal/loopback"
 )
 
@@ -51,8 +52,16 @@ func NewServer(h http.Handler) *http.Server {
 	}
 }
 
+// deadlineTick is how late a connection deadline may be enforced.
+const deadlineTick = 250 * time.Millisecond
+
 // Serve serves ln until ctx ends, then shuts down gracefully within grace.
+// The server's timeouts are enforced by one sweeper per listener rather
+// than a runtime timer re-armed three times per request (see package
+// deadline): on the IMDS hot path the timers' wake-ups cost more than the
+// handler.
 func Serve(ctx context.Context, srv *http.Server, ln net.Listener, grace time.Duration) error {
+	ln = deadline.Wrap(ln, deadlineTick, nil)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

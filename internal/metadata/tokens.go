@@ -31,9 +31,9 @@ type IMDSTokens = imdsTokens
 // NewIMDSTokens returns an empty store.
 func NewIMDSTokens(clk clock.Clock) *IMDSTokens { return newIMDSTokens(clk, maxIMDSTokens) }
 
-// imdsTokens holds IMDSv2 session tokens. Tokens are 32 random bytes; the
-// store is keyed by their SHA-256, so a lookup's timing says nothing about
-// a real token.
+// imdsTokens holds IMDSv2 session tokens. Tokens are 32 random bytes,
+// base64url-encoded; the store is keyed by the SHA-256 of the bytes, so a
+// lookup's timing says nothing about a real token.
 type imdsTokens struct {
 	clk clock.Clock
 	max int
@@ -52,7 +52,9 @@ func newToken() string {
 }
 
 func (t *imdsTokens) issue(ttl int) string {
-	tok := newToken()
+	var raw [32]byte
+	_, _ = rand.Read(raw[:]) // never fails on supported platforms
+	tok := base64.RawURLEncoding.EncodeToString(raw[:])
 	now := t.clk.Now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -70,7 +72,7 @@ func (t *imdsTokens) issue(ttl int) string {
 		}
 		delete(t.m, victim)
 	}
-	t.m[sha256.Sum256([]byte(tok))] = now.Add(time.Duration(ttl) * time.Second)
+	t.m[sha256.Sum256(raw[:])] = now.Add(time.Duration(ttl) * time.Second)
 	return tok
 }
 
@@ -83,8 +85,18 @@ func (t *imdsTokens) prune(now time.Time) {
 }
 
 func (t *imdsTokens) valid(tok string) bool {
+	// Decode into a stack array: the string-to-slice conversion of a
+	// 43-byte token would allocate on every request. Anything that is not
+	// 32 base64url bytes was never issued.
+	var raw [32]byte
+	if base64.RawURLEncoding.DecodedLen(len(tok)) != len(raw) {
+		return false
+	}
+	if n, err := base64.RawURLEncoding.Decode(raw[:], []byte(tok)); err != nil || n != len(raw) {
+		return false
+	}
 	now := t.clk.Now()
-	sum := sha256.Sum256([]byte(tok))
+	sum := sha256.Sum256(raw[:])
 	t.mu.RLock()
 	defer t.mu.RUnlock()
 	exp, ok := t.m[sum]
