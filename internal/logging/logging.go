@@ -13,6 +13,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"golang.org/x/term"
+
+	"github.com/taskcluster/tc-credd/internal/clock"
 )
 
 // FlushInterval bounds how long a buffered JSON line waits before it is
@@ -36,10 +38,10 @@ func New(level string, w io.Writer) (*zap.Logger, error) {
 		enc.EncodeLevel = zapcore.CapitalColorLevelEncoder
 		return zap.New(zapcore.NewCore(zapcore.NewConsoleEncoder(enc), zapcore.Lock(zapcore.AddSync(f)), lvl)), nil
 	}
-	// Buffered: one write(2) per access-log line would cost a third of the
+	// Batched: one write(2) per access-log line would cost a third of the
 	// request path. Lines reach the output within FlushInterval, and Sync
-	// at exit flushes the rest.
-	ws := &zapcore.BufferedWriteSyncer{WS: zapcore.AddSync(w), FlushInterval: FlushInterval}
+	// at exit writes the rest.
+	ws := newAsyncWriter(w, clock.Real{}, FlushInterval)
 	return zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(enc), ws, lvl)), nil
 }
 

@@ -31,4 +31,17 @@ func TestCleanPathAgreesWithMux(t *testing.T) {
 			t.Errorf("cleanPath(%q) = %v, want %v", p, got, want)
 		}
 	}
+	// Every path of up to 8 characters over the characters that matter.
+	var walk func(p string)
+	walk = func(p string) {
+		if got, want := cleanPath(p), muxClean(p) == p; got != want {
+			t.Fatalf("cleanPath(%q) = %v, want %v", p, got, want)
+		}
+		if len(p) < 8 {
+			for _, c := range "/.a" {
+				walk(p + string(c))
+			}
+		}
+	}
+	walk("")
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net"
 	"net/http"
-	"path"
 	"strconv"
 	"strings"
 	"sync"
@@ -184,14 +183,28 @@ func dispatch(routes *mux.Router, w *statusWriter, r *http.Request) {
 	}
 }
 
-// cleanPath reports whether p is in the canonical form mux routes
-// (path.Clean, keeping a trailing slash), without allocating when it is.
+// cleanPath reports whether mux's cleaning (path.Clean, keeping one
+// trailing slash) would leave p unchanged: rooted, and no segment empty,
+// "." or "..", but for a final empty one. One pass, no allocation: it
+// runs on every request.
 func cleanPath(p string) bool {
 	if p == "" || p[0] != '/' {
 		return false
 	}
-	c := path.Clean(p)
-	return c == p || (c != "/" && len(p) == len(c)+1 && p[len(c)] == '/' && p[:len(c)] == c)
+	start := 1
+	for i := 1; i <= len(p); i++ {
+		if i < len(p) && p[i] != '/' {
+			continue
+		}
+		switch seg := p[start:i]; {
+		case seg == "." || seg == "..":
+			return false
+		case seg == "" && i < len(p):
+			return false
+		}
+		start = i + 1
+	}
+	return true
 }
 
 // Pools for the per-request wrapper and log fields: the access log and

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/gorilla/mux"
 	"go.uber.org/zap"
@@ -176,11 +177,12 @@ func writeText(w http.ResponseWriter, text string) {
 
 // docCache keeps each credential's rendered document, so a burst of
 // requests between two renewals marshals it once. Entries are keyed by
-// the credential value, which a renewal replaces; the map is cleared when
-// it grows past a handful of generations.
+// the credential value, which a renewal replaces. The map is immutable
+// and replaced on a miss (once per renewal), so hits take no lock; it
+// starts over when it grows past a handful of generations.
 type docCache struct {
-	mu sync.RWMutex
-	m  map[docKey][]byte
+	mu sync.Mutex // serialises misses
+	m  atomic.Pointer[map[docKey][]byte]
 }
 
 type docKey struct {
@@ -190,22 +192,25 @@ type docKey struct {
 
 func (d *docCache) get(c *refresher.Credential, kind string, render func() any) ([]byte, error) {
 	k := docKey{c, kind}
-	d.mu.RLock()
-	b, ok := d.m[k]
-	d.mu.RUnlock()
-	if ok {
-		return b, nil
+	if m := d.m.Load(); m != nil {
+		if b, ok := (*m)[k]; ok {
+			return b, nil
+		}
 	}
 	b, err := json.Marshal(render())
 	if err != nil {
 		return nil, err
 	}
 	d.mu.Lock()
-	if d.m == nil || len(d.m) > 64 {
-		d.m = map[docKey][]byte{}
+	defer d.mu.Unlock()
+	next := map[docKey][]byte{}
+	if old := d.m.Load(); old != nil && len(*old) < 64 {
+		for k, v := range *old {
+			next[k] = v
+		}
 	}
-	d.m[k] = b
-	d.mu.Unlock()
+	next[k] = b
+	d.m.Store(&next)
 	return b, nil
 }
 

@@ -33,16 +33,19 @@ func NewIMDSTokens(clk clock.Clock) *IMDSTokens { return newIMDSTokens(clk, maxI
 
 // imdsTokens holds IMDSv2 session tokens. Tokens are 32 random bytes,
 // base64url-encoded; the store is keyed by the SHA-256 of the bytes, so a
-// lookup's timing says nothing about a real token.
+// lookup's timing says nothing about a real token. A sync.Map, because
+// tokens are written once and read on every request: its reads take no
+// lock, whose reader count would bounce between cores.
 type imdsTokens struct {
 	clk clock.Clock
 	max int
-	mu  sync.RWMutex
-	m   map[[32]byte]time.Time
+	mu  sync.Mutex // serialises issue, which counts and evicts
+	n   int        // tokens in m; guarded by mu
+	m   sync.Map   // [32]byte → time.Time (expiry)
 }
 
 func newIMDSTokens(clk clock.Clock, max int) *imdsTokens {
-	return &imdsTokens{clk: clk, max: max, m: map[[32]byte]time.Time{}}
+	return &imdsTokens{clk: clk, max: max}
 }
 
 func newToken() string {
@@ -58,30 +61,36 @@ func (t *imdsTokens) issue(ttl int) string {
 	now := t.clk.Now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if len(t.m) >= t.max {
+	if t.n >= t.max {
 		t.prune(now)
 	}
-	if len(t.m) >= t.max {
+	if t.n >= t.max {
 		// Still full of live tokens: drop the one closest to expiry.
-		var victim [32]byte
+		var victim any
 		var soonest time.Time
-		for k, exp := range t.m {
-			if soonest.IsZero() || exp.Before(soonest) {
+		t.m.Range(func(k, v any) bool {
+			if exp := v.(time.Time); victim == nil || exp.Before(soonest) {
 				victim, soonest = k, exp
 			}
-		}
-		delete(t.m, victim)
+			return true
+		})
+		t.m.Delete(victim)
+		t.n--
 	}
-	t.m[sha256.Sum256(raw[:])] = now.Add(time.Duration(ttl) * time.Second)
+	t.m.Store(sha256.Sum256(raw[:]), now.Add(time.Duration(ttl)*time.Second))
+	t.n++
 	return tok
 }
 
+// prune drops expired tokens; t.mu is held.
 func (t *imdsTokens) prune(now time.Time) {
-	for k, exp := range t.m {
-		if !now.Before(exp) {
-			delete(t.m, k)
+	t.m.Range(func(k, v any) bool {
+		if !now.Before(v.(time.Time)) {
+			t.m.Delete(k)
+			t.n--
 		}
-	}
+		return true
+	})
 }
 
 func (t *imdsTokens) valid(tok string) bool {
@@ -95,12 +104,8 @@ func (t *imdsTokens) valid(tok string) bool {
 	if n, err := base64.RawURLEncoding.Decode(raw[:], []byte(tok)); err != nil || n != len(raw) {
 		return false
 	}
-	now := t.clk.Now()
-	sum := sha256.Sum256(raw[:])
-	t.mu.RLock()
-	defer t.mu.RUnlock()
-	exp, ok := t.m[sum]
-	return ok && now.Before(exp)
+	exp, ok := t.m.Load(sha256.Sum256(raw[:]))
+	return ok && t.clk.Now().Before(exp.(time.Time))
 }
 
 // TokenChecker checks the token presented to /v1/credentials/*.

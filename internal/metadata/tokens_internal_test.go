@@ -17,8 +17,10 @@ func TestIMDSTokenStoreIsBounded(t *testing.T) {
 	clk := fixedClock{time.Unix(0, 0)}
 	s := newIMDSTokens(clk, 3)
 	toks := []string{s.issue(10), s.issue(20), s.issue(30), s.issue(40)}
-	if len(s.m) != 3 {
-		t.Fatalf("store holds %d tokens, want 3", len(s.m))
+	held := 0
+	s.m.Range(func(any, any) bool { held++; return true })
+	if held != 3 || s.n != 3 {
+		t.Fatalf("store holds %d tokens (counted %d), want 3", held, s.n)
 	}
 	if s.valid(toks[0]) || !s.valid(toks[3]) || !s.valid(toks[1]) {
 		t.Fatal("the token closest to expiry should be the one evicted")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	gocache "github.com/patrickmn/go-cache"
@@ -88,6 +89,10 @@ type Refresher struct {
 	setMu   sync.Mutex   // serialises Set
 	mu      sync.RWMutex // guards the fields below; the request path only reads
 	entries map[string]*entry
+	// lookup is a copy of entries for Get, replaced whenever entries
+	// changes: the request path reads it without taking mu, whose reader
+	// count would otherwise bounce between cores on every request.
+	lookup  atomic.Pointer[map[string]*entry]
 	order   []string
 	runCtx  context.Context
 	wg      sync.WaitGroup
@@ -138,7 +143,7 @@ func New(o Options) *Refresher {
 	if o.Rand == nil {
 		o.Rand = rand.Float64
 	}
-	return &Refresher{
+	r := &Refresher{
 		o:       o,
 		log:     o.Logger,
 		store:   gocache.New(gocache.NoExpiration, 0),
@@ -147,6 +152,8 @@ func New(o Options) *Refresher {
 		changed: make(chan struct{}),
 		subs:    map[*Subscription]struct{}{},
 	}
+	r.publishLookup()
+	return r
 }
 
 // Set replaces the set of sources. Sources whose Source value is unchanged
@@ -175,6 +182,7 @@ func (r *Refresher) Set(sources []Source) error {
 			delete(r.entries, key)
 		}
 	}
+	r.publishLookup()
 	r.mu.Unlock()
 	// Stop outside r.mu: a loop finishing an attempt takes r.mu to publish.
 	for _, e := range stale {
@@ -197,7 +205,17 @@ func (r *Refresher) Set(sources []Source) error {
 		}
 	}
 	r.order = order
+	r.publishLookup()
 	return nil
+}
+
+// publishLookup copies entries for Get; r.mu is held.
+func (r *Refresher) publishLookup() {
+	m := make(map[string]*entry, len(r.entries))
+	for k, e := range r.entries {
+		m[k] = e
+	}
+	r.lookup.Store(&m)
 }
 
 // start runs e's loop; r.mu is held.
@@ -403,9 +421,7 @@ func (e *entry) statusAt(now time.Time) Status {
 // first fetch is running it waits for that same fetch, at most WaitBound.
 // It never calls upstream itself.
 func (r *Refresher) Get(ctx context.Context, key string) (*Credential, error) {
-	r.mu.RLock()
-	e, ok := r.entries[key]
-	r.mu.RUnlock()
+	e, ok := (*r.lookup.Load())[key]
 	if !ok {
 		return nil, ErrUnknownSource
 	}
