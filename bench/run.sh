@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 CONNS=${CONNS:-64}
 THREADS=${THREADS:-2}
 DURATION=${DURATION:-10s}
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
 
 if ! command -v wrk >/dev/null; then
   echo "installing wrk..." >&2
@@ -90,6 +90,13 @@ summary() { # name -> "rps p50 p99"
 }
 read -r b_rps b_p50 b_p99 <<<"$(summary baseline)"
 read -r c_rps c_p50 c_p99 <<<"$(summary tc-credd)"
+# The machine's speed drifts between rounds (a shared VM moves by ±10 %
+# within a minute), so the targets are judged on each round's ratio to the
+# baseline round just before it, and the median of those ratios.
+paired() { # column -> median of tc-credd/baseline per round
+  awk -v c="$1" '$1=="baseline" {b=$c} $1=="tc-credd" {print $c/b}' "$work/results" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+}
+r_rps=$(paired 2); r_p99=$(paired 4)
 b_rss=$(rss_kib "$base"); c_rss=$(rss_kib "$credd")
 docsize=$(wc -c <"$work/doc.json")
 
@@ -100,7 +107,8 @@ requests=$(awk -v n="$served" '{n += $1} END {print n}' "$work/requests.tc-credd
 
 cat <<REPORT
 tc-credd benchmark: $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, $(go version | awk '{print $3}')
-wrk -t$THREADS -c$CONNS -d$DURATION --latency, $ROUNDS alternating rounds each, median shown; document $docsize bytes
+wrk -t$THREADS -c$CONNS -d$DURATION --latency, $ROUNDS alternating rounds each, median shown; document $docsize bytes.
+Targets are judged on the median of per-round ratios (each tc-credd round over the baseline round before it).
 
 | server | requests/s | p50 (µs) | p99 (µs) | peak RSS (MiB) |
 |---|---:|---:|---:|---:|
@@ -109,8 +117,8 @@ wrk -t$THREADS -c$CONNS -d$DURATION --latency, $ROUNDS alternating rounds each, 
 
 | target | measured | met |
 |---|---|---|
-| throughput ≥ 0.85 × bare | $(awk -v a="$c_rps" -v b="$b_rps" 'BEGIN{printf "%.2f ×", a/b}') | $(awk -v a="$c_rps" -v b="$b_rps" 'BEGIN{print (a>=0.85*b)?"yes":"no"}') |
-| p99 ≤ 1.2 × bare | $(awk -v a="$c_p99" -v b="$b_p99" 'BEGIN{printf "%.2f ×", a/b}') | $(awk -v a="$c_p99" -v b="$b_p99" 'BEGIN{print (a<=1.2*b)?"yes":"no"}') |
+| throughput ≥ 0.85 × bare | $(awk -v r="$r_rps" 'BEGIN{printf "%.2f ×", r}') (ratio of medians $(awk -v a="$c_rps" -v b="$b_rps" 'BEGIN{printf "%.2f", a/b}')) | $(awk -v r="$r_rps" 'BEGIN{print (r>=0.85)?"yes":"no"}') |
+| p99 ≤ 1.2 × bare | $(awk -v r="$r_p99" 'BEGIN{printf "%.2f ×", r}') (ratio of medians $(awk -v a="$c_p99" -v b="$b_p99" 'BEGIN{printf "%.2f", a/b}')) | $(awk -v r="$r_p99" 'BEGIN{print (r<=1.2)?"yes":"no"}') |
 | peak RSS ≤ 25 MiB | $(awk -v k="$c_rss" 'BEGIN{printf "%.1f MiB", k/1024}') | $(awk -v k="$c_rss" 'BEGIN{print (k<=25*1024)?"yes":"no"}') |
 
 

@@ -191,6 +191,7 @@ func (e env) run(args []string) int {
 	}); !ok {
 		return ExitUsage
 	}
+	tuneGC(e.getenv)
 	boot, _ := logging.New("info", e.stderr)
 	defer func() { _ = boot.Sync() }()
 	cfg, code := e.loadConfig(path, boot)
@@ -225,6 +226,7 @@ func (e env) dev(args []string) int {
 	}); !ok {
 		return ExitUsage
 	}
+	tuneGC(e.getenv)
 	log, err := logging.New(level, e.stderr)
 	if err != nil {
 		fmt.Fprintln(e.stderr, "tc-credd:", err)
