@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/mux"
@@ -90,7 +91,7 @@ func guard(o GuardOptions, routes *mux.Router, pre func(http.ResponseWriter, *ht
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
 	}
-	allowed := allowedHosts(o.Hosts)
+	hosts := &hostCheck{port: o.Port, allowed: allowedHosts(o.Hosts)}
 	core, name := o.Logger.Core(), o.Logger.Name()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -115,7 +116,7 @@ func guard(o GuardOptions, routes *mux.Router, pre func(http.ResponseWriter, *ht
 			// peer that is not even loopback never gets in.
 			info.route = "rejected_peer"
 			http.Error(sw, "forbidden: not a loopback peer", http.StatusForbidden)
-		case !hostAllowed(r.Host, o.Port, allowed):
+		case !hosts.ok(r.Host):
 			// DNS rebinding: a web page on evil.example resolving to
 			// 127.0.0.1 reaches us with Host: evil.example.
 			info.route = "rejected_host"
@@ -229,6 +230,32 @@ func allowedHosts(extra []string) map[string]bool {
 	}
 	return m
 }
+
+// hostCheck is one listener's Host allow-list. A client sends the same
+// Host on every request, so the last one allowed is remembered and
+// compared first, before any parsing.
+type hostCheck struct {
+	port    int
+	allowed map[string]bool
+	last    atomic.Pointer[string]
+}
+
+func (h *hostCheck) ok(host string) bool {
+	if last := h.last.Load(); last != nil && *last == host {
+		return true
+	}
+	if !hostAllowed(host, h.port, h.allowed) {
+		return false
+	}
+	h.remember(host)
+	return true
+}
+
+// remember is separate so that only a change of Host allocates: taking
+// the address of ok's parameter would move it to the heap on every call.
+//
+//go:noinline
+func (h *hostCheck) remember(host string) { h.last.Store(&host) }
 
 // hostAllowed checks the Host header's name against the allow-list and,
 // when it names a port, that the port is the listener's.

@@ -30,6 +30,20 @@ func TestHostAllowList(t *testing.T) {
 	}
 }
 
+// The listener remembers the last Host it allowed; one it refuses must
+// stay refused however requests interleave.
+func TestHostAllowListAfterAllowedHost(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	for i, tc := range []struct {
+		host string
+		want int
+	}{{e.host, 200}, {"evil.example", 403}, {e.host, 200}, {e.host, 200}, {"evil.example", 403}, {"localhost", 200}, {"evil.example", 403}} {
+		if st, _, _ := e.do(http.MethodGet, "/", map[string]string{"Host": tc.host}); st != tc.want {
+			t.Errorf("request %d, Host %q: %d, want %d", i, tc.host, st, tc.want)
+		}
+	}
+}
+
 func TestRemotePeerRefused(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	req := httptest.NewRequest(http.MethodGet, "/", nil)
