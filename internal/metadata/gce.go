@@ -105,7 +105,7 @@ func (h *handler) gceToken(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, msg, status)
 		return
 	}
-	writeJSON(w, http.StatusOK, render.GCEToken(c, h.o.Clock.Now()))
+	writeJSON(w, http.StatusOK, render.GCEToken(c, h.now(w)))
 }
 
 func (h *handler) gceProjectID(w http.ResponseWriter, r *http.Request) {

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/taskcluster/tc-credd/internal/clock"
 	"github.com/taskcluster/tc-credd/internal/loopback"
 )
 
@@ -32,6 +33,10 @@ type GuardOptions struct {
 	Logger       *zap.Logger
 	Metrics      *Metrics
 	GoogleFlavor bool // set Metadata-Flavor: Google on every response outside /latest/ and /v1/
+	// Clock stamps requests (nil: the system clock). Its reading at the
+	// start of a request is also the handler's "now", so a request reads
+	// the clock once.
+	Clock clock.Clock
 }
 
 // reqInfo collects what the access log and metrics report of a request,
@@ -41,6 +46,7 @@ type reqInfo struct {
 	key   string // last four characters of an AWS key id, at most
 	vars  map[string]string
 	match mux.RouteMatch // reused: matching through a pointer would otherwise allocate it
+	now   time.Time      // the request's start on the listener's clock (handler.now)
 }
 
 // infoFrom finds the request's reqInfo through the ResponseWriter that
@@ -92,11 +98,16 @@ func guard(o GuardOptions, routes *mux.Router, pre func(http.ResponseWriter, *ht
 		o.Logger = zap.NewNop()
 	}
 	hosts := &hostCheck{port: o.Port, allowed: allowedHosts(o.Hosts)}
+	clk := o.Clock
+	if clk == nil {
+		clk = clock.Real{}
+	}
+	_, realClock := clk.(clock.Real)
 	core, name := o.Logger.Core(), o.Logger.Name()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
+		start := clk.Now()
 		sw := writerPool.Get().(*statusWriter)
-		*sw = statusWriter{ResponseWriter: w, info: reqInfo{route: "unknown", vars: sw.info.vars}}
+		*sw = statusWriter{ResponseWriter: w, info: reqInfo{route: "unknown", vars: sw.info.vars, now: start}}
 		defer func() {
 			// Drop references before pooling; keep the emptied vars map.
 			vars := sw.info.vars
@@ -138,7 +149,7 @@ func guard(o GuardOptions, routes *mux.Router, pre func(http.ResponseWriter, *ht
 			fp := fieldPool.Get().(*[]zap.Field)
 			fields := append((*fp)[:0],
 				zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.String("route", info.route),
-				zap.Int("status", sw.status), zap.Int("bytes", sw.bytes), zap.Int64("durationMicros", time.Since(start).Microseconds()),
+				zap.Int("status", sw.status), zap.Int("bytes", sw.bytes), zap.Int64("durationMicros", elapsed(clk, realClock, start).Microseconds()),
 				zap.String("remote", r.RemoteAddr))
 			if info.key != "" {
 				fields = append(fields, zap.String("keyIdSuffix", info.key))
@@ -149,6 +160,15 @@ func guard(o GuardOptions, routes *mux.Router, pre func(http.ResponseWriter, *ht
 			fieldPool.Put(fp)
 		}
 	})
+}
+
+// elapsed is the time since start on clk. The system clock's readings
+// carry a monotonic reading, so time.Since needs only that one clock.
+func elapsed(clk clock.Clock, realClock bool, start time.Time) time.Duration {
+	if realClock {
+		return time.Since(start)
+	}
+	return clk.Now().Sub(start)
 }
 
 // dispatch matches the request with mux and calls the route's handler,

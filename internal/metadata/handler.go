@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gorilla/mux"
 	"go.uber.org/zap"
@@ -23,9 +24,10 @@ import (
 	"github.com/taskcluster/tc-credd/internal/render"
 )
 
-// View is the refresher as the endpoints see it: read-only.
+// View is the refresher as the endpoints see it: read-only. GetAt takes
+// the request's one reading of the clock.
 type View interface {
-	Get(ctx context.Context, key string) (*refresher.Credential, error)
+	GetAt(ctx context.Context, key string, now time.Time) (*refresher.Credential, error)
 	States() []refresher.State
 	Ready() bool
 }
@@ -132,7 +134,7 @@ func New(o Options) http.Handler {
 	gce("gce_numeric_project_id", "/project/numeric-project-id", h.gceNumericProjectID)
 
 	g := o.Guard
-	g.Logger, g.Metrics, g.GoogleFlavor = o.Logger, o.Metrics, true
+	g.Logger, g.Metrics, g.GoogleFlavor, g.Clock = o.Logger, o.Metrics, true, o.Clock
 	return guard(g, r, requireFlavor)
 }
 
@@ -228,7 +230,7 @@ func (h *handler) writeDoc(w http.ResponseWriter, c *refresher.Credential, kind 
 // failures: unknown → 404, not yet fetched or expired → 503. The error
 // text never carries upstream detail.
 func (h *handler) credential(w http.ResponseWriter, r *http.Request, key string) (*refresher.Credential, int, string) {
-	c, err := h.o.View.Get(r.Context(), key)
+	c, err := h.o.View.GetAt(r.Context(), key, h.now(w))
 	switch {
 	case err == nil:
 		if info := infoFrom(w); info != nil {
@@ -242,6 +244,21 @@ func (h *handler) credential(w http.ResponseWriter, r *http.Request, key string)
 	default:
 		return nil, http.StatusServiceUnavailable, "credential not available: upstream is failing; see tc-credd status"
 	}
+}
+
+// now is the request's time on the handler's clock, read once (by guard,
+// at the start): the access log, the token check, the credential's
+// validity and a GCE token's expires_in agree, and a request pays for one
+// clock read instead of four.
+func (h *handler) now(w http.ResponseWriter) time.Time {
+	info := infoFrom(w)
+	if info == nil {
+		return h.o.Clock.Now()
+	}
+	if info.now.IsZero() {
+		info.now = h.o.Clock.Now()
+	}
+	return info.now
 }
 
 func (h *handler) gcpAccount(name string) (GCPAccount, bool) {

@@ -43,7 +43,7 @@ func (h *handler) requireIMDSToken(next http.Handler) http.Handler {
 		}
 		tok := header(r, hdrIMDSToken)
 		switch {
-		case tok != "" && h.tokens.valid(tok):
+		case tok != "" && h.tokens.validAt(tok, h.now(w)):
 		case tok == "" && h.o.AllowIMDSv1:
 		default:
 			http.Error(w, "unauthorized", http.StatusUnauthorized)

@@ -93,7 +93,10 @@ func (t *imdsTokens) prune(now time.Time) {
 	})
 }
 
-func (t *imdsTokens) valid(tok string) bool {
+func (t *imdsTokens) valid(tok string) bool { return t.validAt(tok, t.clk.Now()) }
+
+// validAt reports whether tok was issued and has not expired at now.
+func (t *imdsTokens) validAt(tok string, now time.Time) bool {
 	// Decode into a stack array: the string-to-slice conversion of a
 	// 43-byte token would allocate on every request. Anything that is not
 	// 32 base64url bytes was never issued.
@@ -105,7 +108,7 @@ func (t *imdsTokens) valid(tok string) bool {
 		return false
 	}
 	exp, ok := t.m.Load(sha256.Sum256(raw[:]))
-	return ok && t.clk.Now().Before(exp.(time.Time))
+	return ok && now.Before(exp.(time.Time))
 }
 
 // TokenChecker checks the token presented to /v1/credentials/*.

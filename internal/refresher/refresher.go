@@ -421,11 +421,18 @@ func (e *entry) statusAt(now time.Time) Status {
 // first fetch is running it waits for that same fetch, at most WaitBound.
 // It never calls upstream itself.
 func (r *Refresher) Get(ctx context.Context, key string) (*Credential, error) {
+	return r.GetAt(ctx, key, r.o.Clock.Now())
+}
+
+// GetAt is Get for a caller that has already read the clock: now decides
+// whether the held credential may be served without waiting. On a busy
+// loopback server each clock read is a measurable part of a request.
+func (r *Refresher) GetAt(ctx context.Context, key string, now time.Time) (*Credential, error) {
 	e, ok := (*r.lookup.Load())[key]
 	if !ok {
 		return nil, ErrUnknownSource
 	}
-	if c := r.usable(key); c != nil {
+	if c := r.usableAt(key, now); c != nil {
 		return c, nil
 	}
 	select {
@@ -452,13 +459,16 @@ func (r *Refresher) Get(ctx context.Context, key string) (*Credential, error) {
 func (r *Refresher) Current(key string) *Credential { return r.usable(key) }
 
 // usable returns the stored credential if it may still be served.
-func (r *Refresher) usable(key string) *Credential {
+func (r *Refresher) usable(key string) *Credential { return r.usableAt(key, r.o.Clock.Now()) }
+
+// usableAt returns the stored credential if it may be served at now.
+func (r *Refresher) usableAt(key string, now time.Time) *Credential {
 	v, ok := r.store.Get(key)
 	if !ok {
 		return nil
 	}
 	c := v.(*Credential)
-	if !r.o.Clock.Now().Before(usableUntil(c)) {
+	if !now.Before(usableUntil(c)) {
 		return nil
 	}
 	return c
