@@ -41,13 +41,15 @@ func newAsyncWriter(out io.Writer, clk clock.Clock, interval time.Duration) *asy
 }
 
 // run flushes when kicked or every interval, for the process's lifetime.
+// A kick leaves the interval's timer running: re-arming it hundreds of
+// times a second would wake the scheduler's timer machinery as often.
 func (a *asyncWriter) run(clk clock.Clock, interval time.Duration) {
+	tick, _ := clk.Timer(interval)
 	for {
-		tick, stop := clk.Timer(interval)
 		select {
 		case <-a.kick:
-			stop()
 		case <-tick:
+			tick, _ = clk.Timer(interval)
 		}
 		_ = a.flush()
 	}
