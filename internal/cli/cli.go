@@ -106,6 +106,29 @@ func (e env) flags(name string, args []string, define func(*flag.FlagSet)) (*fla
 	return fs, true
 }
 
+// configCommand parses a command whose one flag is --config and which
+// takes one positional argument named arg, or none when arg is "", then
+// loads the config. A nil config comes with the exit code to return.
+func (e env) configCommand(name, help, arg string, args []string) (*config.Config, string, int) {
+	var path string
+	fs, ok := e.flags(name, args, func(fs *flag.FlagSet) {
+		fs.StringVar(&path, "config", "", help)
+	})
+	if !ok {
+		return nil, "", ExitUsage
+	}
+	want := 0
+	if arg != "" {
+		want = 1
+	}
+	if fs.NArg() != want {
+		fmt.Fprintln(e.stderr, strings.TrimSpace("usage: tc-credd "+name+" --config FILE "+arg))
+		return nil, "", ExitUsage
+	}
+	cfg, code := e.loadConfig(path, nil)
+	return cfg, fs.Arg(0), code
+}
+
 // loadConfig loads and validates, printing warnings and errors.
 func (e env) loadConfig(path string, log *zap.Logger) (*config.Config, int) {
 	if path == "" {
@@ -241,13 +264,7 @@ func (e env) dev(args []string) int {
 }
 
 func (e env) check(args []string) int {
-	var path string
-	if _, ok := e.flags("check", args, func(fs *flag.FlagSet) {
-		fs.StringVar(&path, "config", "", "config file (or TC_CREDD_CONFIG)")
-	}); !ok {
-		return ExitUsage
-	}
-	cfg, code := e.loadConfig(path, nil)
+	cfg, _, code := e.configCommand("check", "config file (or TC_CREDD_CONFIG)", "", args)
 	if cfg == nil {
 		return code
 	}

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -15,19 +14,7 @@ import (
 // credentialProcess prints the AWS credential_process document (Version
 // 1) for an aws source of a running daemon, read through its JSON API.
 func (e env) credentialProcess(args []string) int {
-	var path string
-	fs, ok := e.flags("credential-process", args, func(fs *flag.FlagSet) {
-		fs.StringVar(&path, "config", "", "config file of the running daemon (or TC_CREDD_CONFIG)")
-	})
-	if !ok {
-		return ExitUsage
-	}
-	if fs.NArg() != 1 {
-		fmt.Fprintln(e.stderr, "usage: tc-credd credential-process --config FILE NAME")
-		return ExitUsage
-	}
-	name := fs.Arg(0)
-	cfg, code := e.loadConfig(path, nil)
+	cfg, name, code := e.configCommand("credential-process", "config file of the running daemon (or TC_CREDD_CONFIG)", "NAME", args)
 	if cfg == nil {
 		return code
 	}
@@ -82,13 +69,7 @@ func (e env) credentialProcess(args []string) int {
 // ready exits 0 when the running daemon's /readyz says every source holds
 // a credential: a probe for images without curl.
 func (e env) ready(args []string) int {
-	var path string
-	if _, ok := e.flags("ready", args, func(fs *flag.FlagSet) {
-		fs.StringVar(&path, "config", "", "config file of the running daemon (or TC_CREDD_CONFIG)")
-	}); !ok {
-		return ExitUsage
-	}
-	cfg, code := e.loadConfig(path, nil)
+	cfg, _, code := e.configCommand("ready", "config file of the running daemon (or TC_CREDD_CONFIG)", "", args)
 	if cfg == nil {
 		return code
 	}

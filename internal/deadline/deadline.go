@@ -74,8 +74,8 @@ func (l *Listener) Close() error {
 	return err
 }
 
-// Open is the number of connections accepted and not yet closed.
-func (l *Listener) Open() int {
+// open is the number of connections accepted and not yet closed.
+func (l *Listener) open() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return len(l.conns)
@@ -183,14 +183,14 @@ func (c *conn) set(s *side, t time.Time, apply func(time.Time) error) error {
 func (c *conn) expire(now int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for _, d := range []struct {
-		s     *side
-		apply func(time.Time) error
-	}{{&c.read, c.Conn.SetReadDeadline}, {&c.write, c.Conn.SetWriteDeadline}} {
-		if d.s.pending != 0 && d.s.pending <= now {
-			_ = d.apply(longAgo)
-			d.s.pending, d.s.applied = 0, true
-		}
+	c.read.expire(now, c.Conn.SetReadDeadline)
+	c.write.expire(now, c.Conn.SetWriteDeadline)
+}
+
+func (s *side) expire(now int64, apply func(time.Time) error) {
+	if s.pending != 0 && s.pending <= now {
+		_ = apply(longAgo)
+		s.pending, s.applied = 0, true
 	}
 }
 

@@ -124,12 +124,12 @@ func TestWriteDeadline(t *testing.T) {
 
 func TestCloseForgetsConnection(t *testing.T) {
 	l, server, _ := pair(t, clock.NewFake(time.Now()))
-	if n := l.Open(); n != 1 {
+	if n := l.open(); n != 1 {
 		t.Fatalf("open %d, want 1", n)
 	}
 	server.Close()
 	server.Close() // net/http may close twice
-	if n := l.Open(); n != 0 {
+	if n := l.open(); n != 0 {
 		t.Fatalf("open %d after close, want 0", n)
 	}
 }
@@ -241,16 +241,16 @@ func TestHTTPServerTimeouts(t *testing.T) {
 	// Both connections are open (accepted in order, and the second has
 	// been answered) until their deadlines pass. net/http stamps those with
 	// the real clock, where the fake one started.
-	if l.Open() != 2 {
-		t.Fatalf("open %d, want 2", l.Open())
+	if l.open() != 2 {
+		t.Fatalf("open %d, want 2", l.open())
 	}
 	waitPending(l, 2) // the header deadline of one, the idle one of the other
 	tickPast(t, clk, l, time.Now().Add(6*time.Second))
 	if rest, err := io.ReadAll(slow); err != nil || strings.Contains(string(rest), "200") {
 		t.Fatalf("slow client: %q, %v; want the connection closed", rest, err)
 	}
-	if l.Open() != 1 {
-		t.Fatalf("open %d after the header timeout, want 1 (the idle one)", l.Open())
+	if l.open() != 1 {
+		t.Fatalf("open %d after the header timeout, want 1 (the idle one)", l.open())
 	}
 	tickPast(t, clk, l, time.Now().Add(31*time.Second))
 	if rest, err := io.ReadAll(br); err != nil || len(rest) != 0 {

@@ -99,10 +99,8 @@ func (h *handler) gceToken(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	c, status, msg := h.credential(w, r, a.Key)
+	c := h.credentialOrError(w, r, a.Key)
 	if c == nil {
-		// 503 is transient to every Google client (item 36).
-		http.Error(w, msg, status)
 		return
 	}
 	writeJSON(w, http.StatusOK, render.GCEToken(c, h.now(w)))

@@ -102,7 +102,12 @@ func guard(o GuardOptions, routes *mux.Router, pre func(http.ResponseWriter, *ht
 	if clk == nil {
 		clk = clock.Real{}
 	}
-	_, realClock := clk.(clock.Real)
+	// The system clock's readings carry a monotonic reading, so
+	// time.Since needs only that one clock.
+	since := func(t time.Time) time.Duration { return clk.Now().Sub(t) }
+	if _, ok := clk.(clock.Real); ok {
+		since = time.Since
+	}
 	core, name := o.Logger.Core(), o.Logger.Name()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := clk.Now()
@@ -149,7 +154,7 @@ func guard(o GuardOptions, routes *mux.Router, pre func(http.ResponseWriter, *ht
 			fp := fieldPool.Get().(*[]zap.Field)
 			fields := append((*fp)[:0],
 				zap.String("method", r.Method), zap.String("path", r.URL.Path), zap.String("route", info.route),
-				zap.Int("status", sw.status), zap.Int("bytes", sw.bytes), zap.Int64("durationMicros", elapsed(clk, realClock, start).Microseconds()),
+				zap.Int("status", sw.status), zap.Int("bytes", sw.bytes), zap.Int64("durationMicros", since(start).Microseconds()),
 				zap.String("remote", r.RemoteAddr))
 			if info.key != "" {
 				fields = append(fields, zap.String("keyIdSuffix", info.key))
@@ -160,15 +165,6 @@ func guard(o GuardOptions, routes *mux.Router, pre func(http.ResponseWriter, *ht
 			fieldPool.Put(fp)
 		}
 	})
-}
-
-// elapsed is the time since start on clk. The system clock's readings
-// carry a monotonic reading, so time.Since needs only that one clock.
-func elapsed(clk clock.Clock, realClock bool, start time.Time) time.Duration {
-	if realClock {
-		return time.Since(start)
-	}
-	return clk.Now().Sub(start)
 }
 
 // dispatch matches the request with mux and calls the route's handler,

@@ -261,6 +261,17 @@ func (h *handler) now(w http.ResponseWriter) time.Time {
 	return info.now
 }
 
+// credentialOrError is credential for the IMDS and GCE answers, which
+// report a failure as plain text: it writes that answer itself and
+// returns nil. 503 is transient to every AWS and Google client (item 36).
+func (h *handler) credentialOrError(w http.ResponseWriter, r *http.Request, key string) *refresher.Credential {
+	c, status, msg := h.credential(w, r, key)
+	if c == nil {
+		http.Error(w, msg, status)
+	}
+	return c
+}
+
 func (h *handler) gcpAccount(name string) (GCPAccount, bool) {
 	if len(h.o.GCP) == 0 {
 		return GCPAccount{}, false

@@ -69,9 +69,8 @@ func (h *handler) imdsCredentials(w http.ResponseWriter, r *http.Request) {
 		notFound(w, r)
 		return
 	}
-	c, status, msg := h.credential(w, r, h.awsKey)
+	c := h.credentialOrError(w, r, h.awsKey)
 	if c == nil {
-		http.Error(w, msg, status)
 		return
 	}
 	h.writeDoc(w, c, "imds", func() any { return render.IMDS(c) })
@@ -82,9 +81,8 @@ func (h *handler) imdsInfo(w http.ResponseWriter, r *http.Request) {
 		notFound(w, r)
 		return
 	}
-	c, status, msg := h.credential(w, r, h.awsKey)
+	c := h.credentialOrError(w, r, h.awsKey)
 	if c == nil {
-		http.Error(w, msg, status)
 		return
 	}
 	writeJSON(w, http.StatusOK, render.IAMInfoFor(h.o.AWSRole, c.Issued))

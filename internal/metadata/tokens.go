@@ -48,16 +48,16 @@ func newIMDSTokens(clk clock.Clock, max int) *imdsTokens {
 	return &imdsTokens{clk: clk, max: max}
 }
 
-func newToken() string {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b) // never fails on supported platforms
-	return base64.RawURLEncoding.EncodeToString(b)
+// newToken returns 32 random bytes and their base64url form, the shape of
+// both IMDSv2 session tokens and the local token.
+func newToken() ([32]byte, string) {
+	var raw [32]byte
+	_, _ = rand.Read(raw[:]) // never fails on supported platforms
+	return raw, base64.RawURLEncoding.EncodeToString(raw[:])
 }
 
 func (t *imdsTokens) issue(ttl int) string {
-	var raw [32]byte
-	_, _ = rand.Read(raw[:]) // never fails on supported platforms
-	tok := base64.RawURLEncoding.EncodeToString(raw[:])
+	raw, tok := newToken()
 	now := t.clk.Now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -92,8 +92,6 @@ func (t *imdsTokens) prune(now time.Time) {
 		return true
 	})
 }
-
-func (t *imdsTokens) valid(tok string) bool { return t.validAt(tok, t.clk.Now()) }
 
 // validAt reports whether tok was issued and has not expired at now.
 func (t *imdsTokens) validAt(tok string, now time.Time) bool {
@@ -154,7 +152,8 @@ func LoadLocalTokenMode(path string, mode fs.FileMode, clk clock.Clock, log *zap
 	t := &LocalToken{path: path, clk: clk, log: log}
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		// No trailing newline: the SDKs put the file's bytes in a header.
-		if err := atomicfile.Write(path, []byte(newToken()), mode); err != nil {
+		_, tok := newToken()
+		if err := atomicfile.Write(path, []byte(tok), mode); err != nil {
 			return nil, fmt.Errorf("creating local token file: %w", err)
 		}
 		log.Info("created local token file", zap.String("path", path))

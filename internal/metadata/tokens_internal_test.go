@@ -22,7 +22,7 @@ func TestIMDSTokenStoreIsBounded(t *testing.T) {
 	if held != 3 || s.n != 3 {
 		t.Fatalf("store holds %d tokens (counted %d), want 3", held, s.n)
 	}
-	if s.valid(toks[0]) || !s.valid(toks[3]) || !s.valid(toks[1]) {
+	if s.validAt(toks[0], clk.t) || !s.validAt(toks[3], clk.t) || !s.validAt(toks[1], clk.t) {
 		t.Fatal("the token closest to expiry should be the one evicted")
 	}
 }
