@@ -46,11 +46,30 @@ url="http://127.0.0.1:$P/latest/meta-data/iam/security-credentials/demo"
 curl -fsS -H "X-aws-ec2-metadata-token: $token" "$url" >"$work/doc.json"
 served=1 # requests to the credential route, counted from wrk's reports
 
-"$work/baseline" --doc "$work/doc.json" >"$work/base.addr" &
-pids+=($!); base=$!
-for _ in $(seq 1 50); do [ -s "$work/base.addr" ] && break; sleep 0.1; done
-# The same path as tc-credd's: both servers parse identical requests.
-baseurl="http://$(cat "$work/base.addr")/latest/meta-data/iam/security-credentials/demo"
+# tc-credd picks its own GOMAXPROCS (one P more than the CPUs, see
+# internal/cli/tune.go) and logs it at start.
+procs=
+for _ in $(seq 1 50); do
+  procs=$(grep -o '"gomaxprocs":[0-9]*' "$logdir/log" | head -1 | cut -d: -f2 || true)
+  [ -n "$procs" ] && break
+  sleep 0.1
+done
+[ -n "$procs" ] || { echo "tc-credd did not log its runtime settings" >&2; exit 1; }
+
+# Two bare servers: as Go starts it (the yardstick the targets use), and
+# with tc-credd's GOMAXPROCS, to show what that setting alone is worth.
+start_baseline() { # name [env...]
+  local name=$1; shift
+  env "$@" "$work/baseline" --doc "$work/doc.json" >"$work/$name.addr" &
+  pids+=($!); eval "pid_$name=$!"
+  for _ in $(seq 1 50); do [ -s "$work/$name.addr" ] && break; sleep 0.1; done
+}
+start_baseline base
+start_baseline same GOMAXPROCS="$procs"
+# The same path as tc-credd's: all servers parse identical requests.
+path=/latest/meta-data/iam/security-credentials/demo
+baseurl="http://$(cat "$work/base.addr")$path"
+sameurl="http://$(cat "$work/same.addr")$path"
 
 # wrk --latency prints "50%  1.23ms"; convert to microseconds.
 to_us() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); print v} else if (v ~ /ms$/) {sub(/ms$/,"",v); print v*1000} else {sub(/s$/,"",v); print v*1000000}}'; }
@@ -74,10 +93,12 @@ rss_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 # Warm both up, then alternate rounds so drift hits both alike.
 wrk -t1 -c4 -d2s -H "X-aws-ec2-metadata-token: $token" "$url" | awk '/requests in/ {print $1}' >>"$work/requests.tc-credd"
 wrk -t1 -c4 -d2s -H "X-aws-ec2-metadata-token: $token" "$baseurl" >/dev/null
+wrk -t1 -c4 -d2s -H "X-aws-ec2-metadata-token: $token" "$sameurl" >/dev/null
 : >"$work/results"
 for r in $(seq 1 "$ROUNDS"); do
-  # The same request, token header included, to both servers.
+  # The same request, token header included, to every server.
   measure baseline "$baseurl" "X-aws-ec2-metadata-token: $token" >>"$work/results"
+  measure baseline-same "$sameurl" "X-aws-ec2-metadata-token: $token" >>"$work/results"
   measure tc-credd "$url" "X-aws-ec2-metadata-token: $token" >>"$work/results"
 done
 
@@ -89,16 +110,21 @@ summary() { # name -> "rps p50 p99"
   done | paste -sd' '
 }
 read -r b_rps b_p50 b_p99 <<<"$(summary baseline)"
+read -r s_rps s_p50 s_p99 <<<"$(summary baseline-same)"
 read -r c_rps c_p50 c_p99 <<<"$(summary tc-credd)"
 # The machine's speed drifts between rounds (a shared VM moves by ±10 %
 # within a minute), so the targets are judged on each round's ratio to the
-# baseline round just before it, and the median of those ratios.
-paired() { # column -> median of tc-credd/baseline per round
-  awk -v c="$1" '$1=="baseline" {b=$c} $1=="tc-credd" {print $c/b}' "$work/results" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+# baseline round of the same round, and the median of those ratios.
+paired() { # column baseline-name -> median of tc-credd/baseline per round
+  awk -v c="$1" -v b="$2" '$1==b {x=$c} $1=="tc-credd" {print $c/x}' "$work/results" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
 }
-r_rps=$(paired 2); r_p99=$(paired 4)
-b_rss=$(rss_kib "$base"); c_rss=$(rss_kib "$credd")
+r_rps=$(paired 2 baseline); r_p99=$(paired 4 baseline)
+q_rps=$(paired 2 baseline-same); q_p99=$(paired 4 baseline-same)
+b_rss=$(rss_kib "$pid_base"); s_rss=$(rss_kib "$pid_same"); c_rss=$(rss_kib "$credd")
 docsize=$(wc -c <"$work/doc.json")
+mib() { awk -v k="$1" 'BEGIN{printf "%.1f", k/1024}'; }
+ratio() { awk -v a="$1" -v b="${2:-1}" 'BEGIN{printf "%.2f ×", a/b}'; }
+atleast() { awk -v a="$1" -v b="$2" 'BEGIN{print (a>=b)?"yes":"no"}'; } # a ≥ b
 
 # Stop the daemon (it flushes its log on the way out) and count its lines.
 kill "$credd"; wait "$credd" 2>/dev/null || true
@@ -108,18 +134,21 @@ requests=$(awk -v n="$served" '{n += $1} END {print n}' "$work/requests.tc-credd
 cat <<REPORT
 tc-credd benchmark: $(date -u +%Y-%m-%dT%H:%M:%SZ), $(nproc) cores, $(go version | awk '{print $3}')
 wrk -t$THREADS -c$CONNS -d$DURATION --latency, $ROUNDS alternating rounds each, median shown; document $docsize bytes.
-Targets are judged on the median of per-round ratios (each tc-credd round over the baseline round before it).
+tc-credd runs with GOMAXPROCS=$procs (its default on $(nproc) CPUs). Targets are judged against the bare
+server as Go starts it, on the median of per-round ratios (each tc-credd round over the bare round of the
+same round); the last column compares with the bare server given tc-credd's GOMAXPROCS.
 
 | server | requests/s | p50 (µs) | p99 (µs) | peak RSS (MiB) |
 |---|---:|---:|---:|---:|
-| bare net/http, fixed document | $b_rps | $b_p50 | $b_p99 | $(awk -v k="$b_rss" 'BEGIN{printf "%.1f", k/1024}') |
-| tc-credd IMDSv2 credentials | $c_rps | $c_p50 | $c_p99 | $(awk -v k="$c_rss" 'BEGIN{printf "%.1f", k/1024}') |
+| bare net/http, fixed document | $b_rps | $b_p50 | $b_p99 | $(mib "$b_rss") |
+| bare net/http, GOMAXPROCS=$procs | $s_rps | $s_p50 | $s_p99 | $(mib "$s_rss") |
+| tc-credd IMDSv2 credentials | $c_rps | $c_p50 | $c_p99 | $(mib "$c_rss") |
 
-| target | measured | met |
-|---|---|---|
-| throughput ≥ 0.85 × bare | $(awk -v r="$r_rps" 'BEGIN{printf "%.2f ×", r}') (ratio of medians $(awk -v a="$c_rps" -v b="$b_rps" 'BEGIN{printf "%.2f", a/b}')) | $(awk -v r="$r_rps" 'BEGIN{print (r>=0.85)?"yes":"no"}') |
-| p99 ≤ 1.2 × bare | $(awk -v r="$r_p99" 'BEGIN{printf "%.2f ×", r}') (ratio of medians $(awk -v a="$c_p99" -v b="$b_p99" 'BEGIN{printf "%.2f", a/b}')) | $(awk -v r="$r_p99" 'BEGIN{print (r<=1.2)?"yes":"no"}') |
-| peak RSS ≤ 25 MiB | $(awk -v k="$c_rss" 'BEGIN{printf "%.1f MiB", k/1024}') | $(awk -v k="$c_rss" 'BEGIN{print (k<=25*1024)?"yes":"no"}') |
+| target | measured | met | against bare with GOMAXPROCS=$procs |
+|---|---|---|---|
+| throughput ≥ 0.85 × bare | $(ratio "$r_rps") (ratio of medians $(ratio "$c_rps" "$b_rps")) | $(atleast "$r_rps" 0.85) | $(ratio "$q_rps"): $(atleast "$q_rps" 0.85) |
+| p99 ≤ 1.2 × bare | $(ratio "$r_p99") (ratio of medians $(ratio "$c_p99" "$b_p99")) | $(atleast 1.2 "$r_p99") | $(ratio "$q_p99"): $(atleast 1.2 "$q_p99") |
+| peak RSS ≤ 25 MiB | $(mib "$c_rss") MiB | $(atleast $((25 * 1024)) "$c_rss") | |
 
 
 Access log: $lines lines for the credential route, $requests requests that wrk saw completed

@@ -214,7 +214,6 @@ func (e env) run(args []string) int {
 	}); !ok {
 		return ExitUsage
 	}
-	tuneGC(e.getenv)
 	boot, _ := logging.New("info", e.stderr)
 	defer func() { _ = boot.Sync() }()
 	cfg, code := e.loadConfig(path, boot)
@@ -230,6 +229,7 @@ func (e env) run(args []string) int {
 		return ExitUsage
 	}
 	defer func() { _ = log.Sync() }()
+	tuneRuntime(e.getenv, log)
 	if runAsService() {
 		return e.runService(cfg, path, log)
 	}
@@ -249,13 +249,13 @@ func (e env) dev(args []string) int {
 	}); !ok {
 		return ExitUsage
 	}
-	tuneGC(e.getenv)
 	log, err := logging.New(level, e.stderr)
 	if err != nil {
 		fmt.Fprintln(e.stderr, "tc-credd:", err)
 		return ExitUsage
 	}
 	defer func() { _ = log.Sync() }()
+	tuneRuntime(e.getenv, log)
 	ctx, cancel, _ := signals()
 	defer cancel()
 	return runBounded(ctx, log, func() error {

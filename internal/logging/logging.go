@@ -42,7 +42,8 @@ func New(level string, w io.Writer) (*zap.Logger, error) {
 	// request path. Lines reach the output within FlushInterval, and Sync
 	// at exit writes the rest.
 	ws := newAsyncWriter(w, clock.Real{}, FlushInterval)
-	return zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(enc), ws, lvl)), nil
+	// enc.EncodeTime is ISO8601: its text changes once a millisecond.
+	return zap.New(zapcore.NewCore(newFlatJSON(enc, true), ws, lvl)), nil
 }
 
 func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
