@@ -170,10 +170,12 @@ const (
 	highs = 0x8080808080808080
 )
 
-// plain8 is plain for eight bytes in a word: none has its high bit set,
-// none is below 0x20, none is '"' or '\\'. With no high bits set, a byte
-// lacks its high bit after subtracting n exactly when it was at least n,
-// and a byte is zero after XOR with c exactly when it equalled c.
+// plain8 is plain for the eight bytes of a little-endian word: none has
+// its high bit set, none is below 0x20, none is '"' or '\\'. These are the
+// classic word-at-a-time tests: (x - n*ones) &^ x has a high bit set if and
+// only if some byte of x is below n (n <= 0x80; a borrow only starts at
+// such a byte), and y = x ^ c*ones has a zero byte, found the same way
+// with n = 1, where x has a byte equal to c.
 func plain8(x uint64) bool {
 	below := (x - 0x20*ones) & ^x
 	quote := x ^ '"'*ones
