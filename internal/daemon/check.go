@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/taskcluster/tc-credd/internal/authclient"
 	"github.com/taskcluster/tc-credd/internal/config"
@@ -19,10 +20,17 @@ func Check(ctx context.Context, c *config.Config, out io.Writer) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	client, err := ClientOf(c)
+	if err != nil {
+		return 0, err
+	}
+	expired := !client.Expires.IsZero() && !time.Now().Before(client.Expires)
 	cur, err := ac.CurrentScopes(ctx)
 	if err != nil {
 		hint := ""
 		switch {
+		case authclient.IsAuthenticationFailed(err) && expired:
+			hint = fmt.Sprintf(" (these temporary credentials expired at %s: put new ones in the config)", client.Expires.Format(time.RFC3339))
 		case authclient.IsAuthenticationFailed(err):
 			hint = " (check credentials.clientId and the access token, and that this machine's clock is right)"
 		case authclient.IsMissingScopes(err):
@@ -33,6 +41,14 @@ func Check(ctx context.Context, c *config.Config, out io.Writer) (int, error) {
 		return 0, fmt.Errorf("asking Taskcluster for this client's scopes: %w%s", err, hint)
 	}
 	fmt.Fprintf(out, "clientId %s holds %d scopes on %s\n", c.Credentials.ClientID, len(cur.Scopes), c.RootURL)
+	if !client.Expires.IsZero() {
+		// Nothing renews them: say when they must be replaced.
+		left := "expired; Taskcluster allows 5 minutes of clock skew"
+		if d := time.Until(client.Expires); d > 0 {
+			left = "in " + d.Round(time.Minute).String()
+		}
+		fmt.Fprintf(out, "the credentials are temporary: they expire at %s (%s)\n", client.Expires.Format(time.RFC3339), left)
+	}
 	problems := 0
 	for _, s := range Sources(c) {
 		need, alt := refresher.RequiredScope(s)

@@ -85,6 +85,7 @@ type Daemon struct {
 	token   *metadata.LocalToken
 	metrics *metadata.Metrics
 	sinks   *sink.Runner
+	client  atomic.Pointer[metadata.Client] // the Taskcluster credentials in use
 
 	mu        sync.Mutex
 	main      *listener
@@ -110,6 +111,11 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 		return err
 	}
 	d.fetcher.set(refresher.AuthFetcher{Client: ac})
+	cl, err := ClientOf(cfg)
+	if err != nil {
+		return err
+	}
+	d.useClient(cl)
 	d.r = refresher.New(refresher.Options{Fetcher: d.fetcher, Clock: d.clk, Logger: d.log.Named("refresher")})
 	if err := d.r.Set(Sources(cfg)); err != nil {
 		return err
@@ -121,6 +127,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 		return fmt.Errorf("localTokenFile: %w", err)
 	}
 	d.metrics = metadata.NewMetrics(d.r, d.clk)
+	d.metrics.WatchClient(d.clientInfo)
 	sinks, err := Sinks(cfg)
 	if err != nil {
 		return err
@@ -172,7 +179,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	addrs := Addrs{Listen: d.main.addr, TokenFile: cfg.LocalTokenFile}
 	if opsLn != nil {
 		addrs.OpsListen = opsLn.Addr().String()
-		ops := metadata.NewOps(metadata.OpsOptions{View: d.r, Metrics: d.metrics, Logger: d.log.Named("ops"),
+		ops := metadata.NewOps(metadata.OpsOptions{View: d.r, Metrics: d.metrics, Logger: d.log.Named("ops"), Client: d.clientInfo,
 			Guard: metadata.GuardOptions{Port: metadata.PortOf(opsLn), Hosts: cfg.AllowedHosts, AllowRemote: cfg.AllowNonLoopback}})
 		g.Go(func() error { return metadata.Serve(gctx, metadata.NewServer(ops), opsLn, ShutdownGrace) })
 	}

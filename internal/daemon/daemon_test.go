@@ -2,6 +2,7 @@ package daemon_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -19,6 +20,8 @@ import (
 
 	"github.com/taskcluster/tc-credd/internal/authtest"
 	"github.com/taskcluster/tc-credd/internal/daemon"
+	"github.com/taskcluster/tc-credd/internal/hawk"
+	"github.com/taskcluster/tc-credd/internal/secret"
 )
 
 type fixture struct {
@@ -277,5 +280,108 @@ func TestLocalTokenModeFromConfig(t *testing.T) {
 	st, err := os.Stat(filepath.Join(f.dir, "token"))
 	if err != nil || st.Mode().Perm() != 0o640 {
 		t.Fatalf("local token file mode: %v %v", st.Mode(), err)
+	}
+}
+
+// TestTemporaryCredentialsExpiry: a reload to temporary credentials works
+// (the fake Auth service checks the certificate) and says in the log how
+// long they have left, as a warning within a day and an error once past.
+func TestTemporaryCredentialsExpiry(t *testing.T) {
+	f := start(t, "")
+	if n := f.logs.FilterMessageSnippet("temporary Taskcluster credentials").Len(); n != 0 {
+		t.Fatalf("%d lines about temporary credentials for permanent ones", n)
+	}
+	issuer := &hawk.Credentials{ClientID: "d", AccessToken: secret.New(f.env["token"])}
+	reloadWith := func(start, expiry time.Time) *hawk.Credentials {
+		t.Helper()
+		tmp, err := hawk.CreateTemporaryCredentials(issuer, hawk.TemporaryOptions{Scopes: []string{"auth:sentry:*"}, Start: start, Expiry: expiry})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cert, err := json.Marshal(tmp.Certificate)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := strings.Replace(f.config(""), "accessToken: "+f.env["token"]+"\n",
+			"accessToken: "+tmp.AccessToken.Reveal()+"\n  certificate: '"+string(cert)+"'\n", 1)
+		f.write(text)
+		f.reload <- struct{}{}
+		return tmp
+	}
+	expires := func(msg string, n int) time.Time {
+		t.Helper()
+		f.waitLog(msg, n)
+		e := f.logs.FilterMessage(msg).All()[n-1]
+		at, _ := e.ContextMap()["expires"].(time.Time)
+		return at
+	}
+	now := time.Now()
+
+	soon := reloadWith(now.Add(-time.Minute), now.Add(2*time.Hour))
+	at := expires("tc-credd's temporary Taskcluster credentials expire soon: put new ones in the config and reload (SIGHUP) before then", 1)
+	if !at.Equal(time.UnixMilli(soon.Certificate.Expiry)) {
+		t.Errorf("warning gives expiry %v, certificate says %v", at, time.UnixMilli(soon.Certificate.Expiry))
+	}
+	// The daemon fetches with them: the certificate reached the client.
+	f.waitLog("config reloaded", 1)
+	tok, _ := os.ReadFile(filepath.Join(f.dir, "token"))
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if st, _ := get(t, "http://"+f.addrs.Listen+"/v1/credentials/sentry/app", map[string]string{"Authorization": string(tok)}); st == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no sentry credential under temporary credentials")
+		}
+	}
+
+	later := reloadWith(now.Add(-time.Minute), now.Add(48*time.Hour))
+	if at := expires("tc-credd's Taskcluster credentials are temporary", 1); !at.Equal(time.UnixMilli(later.Certificate.Expiry)) {
+		t.Errorf("info gives expiry %v, certificate says %v", at, time.UnixMilli(later.Certificate.Expiry))
+	}
+
+	reloadWith(now.Add(-2*time.Hour), now.Add(-time.Minute))
+	expires("tc-credd's temporary Taskcluster credentials have expired: every fetch fails until new ones are in the config and it is reloaded (SIGHUP)", 1)
+}
+
+// TestCheckReportsTemporaryCredentials: check says when temporary
+// credentials expire, and why they fail once they have.
+func TestCheckReportsTemporaryCredentials(t *testing.T) {
+	fake := authtest.New(authtest.Options{})
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	issuer := &hawk.Credentials{ClientID: "c", AccessToken: fake.AddClient("c", "auth:sentry:*", "auth:current-scopes")}
+	dir := t.TempDir()
+	check := func(start, expiry time.Time) (string, error) {
+		t.Helper()
+		tmp, err := hawk.CreateTemporaryCredentials(issuer, hawk.TemporaryOptions{Scopes: []string{"auth:sentry:*", "auth:current-scopes"}, Start: start, Expiry: expiry})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cert, _ := json.Marshal(tmp.Certificate)
+		path := filepath.Join(dir, "config.yml")
+		text := fmt.Sprintf("rootUrl: %s\ncredentials:\n  clientId: c\n  accessToken: %s\n  certificate: '%s'\nlocalTokenFile: %s\nsentry:\n  - name: app\n    project: p\n",
+			srv.URL, tmp.AccessToken.Reveal(), cert, filepath.Join(dir, "token"))
+		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cfg, _, err := daemon.Load(path, func(string) string { return "" })
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out strings.Builder
+		_, err = daemon.Check(context.Background(), cfg, &out)
+		return out.String(), err
+	}
+	now := time.Now()
+	out, err := check(now.Add(-time.Minute), now.Add(3*time.Hour))
+	if err != nil || !strings.Contains(out, "the credentials are temporary: they expire at "+time.UnixMilli(now.Add(3*time.Hour).UnixMilli()).UTC().Format(time.RFC3339)) ||
+		!strings.Contains(out, "(in 3h0m0s)") {
+		t.Errorf("check of temporary credentials: %v\n%s", err, out)
+	}
+	// Past the 5 minutes of clock skew Taskcluster allows.
+	_, err = check(now.Add(-2*time.Hour), now.Add(-10*time.Minute))
+	if err == nil || !strings.Contains(err.Error(), "these temporary credentials expired at") {
+		t.Errorf("check of expired credentials: %v", err)
 	}
 }

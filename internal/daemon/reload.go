@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/taskcluster/tc-credd/internal/config"
+	"github.com/taskcluster/tc-credd/internal/metadata"
 	"github.com/taskcluster/tc-credd/internal/refresher"
 )
 
@@ -84,6 +85,10 @@ func (d *Daemon) reload(ctx context.Context) error {
 	}
 	if credsChanged(prev, next) {
 		ac, err := NewAuthClient(next)
+		var cl metadata.Client
+		if err == nil {
+			cl, err = ClientOf(next)
+		}
 		if err != nil {
 			for _, a := range added {
 				a.ln.Close()
@@ -92,6 +97,7 @@ func (d *Daemon) reload(ctx context.Context) error {
 		}
 		d.fetcher.set(refresher.AuthFetcher{Client: ac})
 		d.log.Info("Taskcluster credentials or rootUrl changed; new fetches use them")
+		d.useClient(cl)
 	}
 	if err := d.r.Set(Sources(next)); err != nil {
 		return err

@@ -15,6 +15,7 @@ import (
 // /v1/status, and they carry no secret.
 type Metrics struct {
 	Registry *prometheus.Registry
+	clk      clock.Clock
 	requests *prometheus.CounterVec
 	counters sync.Map // routeCode → prometheus.Counter
 }
@@ -27,6 +28,7 @@ func NewMetrics(view View, clk clock.Clock) *Metrics {
 	reg := prometheus.NewRegistry()
 	m := &Metrics{
 		Registry: reg,
+		clk:      clk,
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tc_credd_requests_total",
 			Help: "HTTP requests served, by route and status code.",

@@ -16,6 +16,7 @@ type OpsOptions struct {
 	Metrics *Metrics
 	Logger  *zap.Logger
 	Guard   GuardOptions
+	Client  func() Client // optional: shown in /v1/status
 }
 
 // NewOps returns the ops listener's handler: /healthz, /readyz, /metrics
@@ -40,7 +41,11 @@ func NewOps(o OpsOptions) http.Handler {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "notReady": waiting})
 	}).Methods(get...).Name("readyz")
 	r.HandleFunc("/v1/status", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]any{"ready": o.View.Ready(), "sources": o.View.States()})
+		status := map[string]any{"ready": o.View.Ready(), "sources": o.View.States()}
+		if o.Client != nil {
+			status["client"] = o.Client()
+		}
+		writeJSON(w, http.StatusOK, status)
 	}).Methods(get...).Name("status")
 	if o.Metrics != nil {
 		r.Handle("/metrics", promhttp.HandlerFor(o.Metrics.Registry, promhttp.HandlerOpts{})).Methods(get...).Name("metrics")

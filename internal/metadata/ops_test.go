@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
@@ -119,5 +120,55 @@ func TestReadyzBeforeFirstFetch(t *testing.T) {
 	st, body := opsGet(t, ops, "/readyz")
 	if st != 503 || !strings.Contains(body, "aws/artifacts (pending)") {
 		t.Fatalf("readyz before the first fetch: %d %s", st, body)
+	}
+}
+
+// TestOpsClientExpiry: the status page and metrics show tc-credd's own
+// credentials, and how long temporary ones have left on the daemon's
+// clock; permanent ones have no expiry at all.
+func TestOpsClientExpiry(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	client := metadata.Client{ClientID: "project/tc-credd/host1", Expires: e.clk.Now().Add(90 * time.Minute)}
+	e.metrics.WatchClient(func() metadata.Client { return client })
+	ops := metadata.NewOps(metadata.OpsOptions{View: e.r, Metrics: e.metrics, Client: func() metadata.Client { return client }})
+
+	status := func() map[string]any {
+		t.Helper()
+		st, body := opsGet(t, ops, "/v1/status")
+		var s struct{ Client map[string]any }
+		if err := json.Unmarshal([]byte(body), &s); err != nil || st != 200 {
+			t.Fatalf("status: %d %v %s", st, err, body)
+		}
+		return s.Client
+	}
+	metric := func() string {
+		t.Helper()
+		_, m := opsGet(t, ops, "/metrics")
+		for _, l := range strings.Split(m, "\n") {
+			if strings.HasPrefix(l, "tc_credd_client_expiry_seconds ") {
+				return l
+			}
+		}
+		return ""
+	}
+
+	c := status()
+	if c["clientId"] != client.ClientID || c["expires"] != client.Expires.UTC().Format(time.RFC3339Nano) {
+		t.Errorf("status client %v, want %s expiring %s", c, client.ClientID, client.Expires.UTC().Format(time.RFC3339Nano))
+	}
+	if got := metric(); got != "tc_credd_client_expiry_seconds 5400" {
+		t.Errorf("metric %q, want 5400 s left", got)
+	}
+	client.Expires = e.clk.Now().Add(-30 * time.Minute)
+	if got := metric(); got != "tc_credd_client_expiry_seconds -1800" {
+		t.Errorf("metric %q after expiry, want -1800", got)
+	}
+
+	client = metadata.Client{ClientID: "project/tc-credd/permanent"}
+	if c := status(); c["clientId"] != client.ClientID || c["expires"] != nil {
+		t.Errorf("status of permanent credentials %v: want no expiry", c)
+	}
+	if got := metric(); got != "" {
+		t.Errorf("metric %q for permanent credentials: want none", got)
 	}
 }

@@ -1,0 +1,62 @@
+package daemon
+
+import (
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/taskcluster/tc-credd/internal/config"
+	"github.com/taskcluster/tc-credd/internal/hawk"
+	"github.com/taskcluster/tc-credd/internal/metadata"
+)
+
+// expiryWarning is how close to their expiry tc-credd's own temporary
+// credentials must be for a start or reload to log a warning. Between
+// those, tc_credd_client_expiry_seconds is what to alert on.
+const expiryWarning = 24 * time.Hour
+
+// ClientOf describes the config's Taskcluster credentials for the status
+// page and metrics: the client id and, for temporary credentials, when
+// their certificate expires.
+func ClientOf(c *config.Config) (metadata.Client, error) {
+	cert, err := hawk.ParseCertificate(c.Credentials.Certificate)
+	if err != nil {
+		return metadata.Client{}, fmt.Errorf("credentials.certificate: %w", err)
+	}
+	cl := metadata.Client{ClientID: c.Credentials.ClientID}
+	if cert != nil {
+		cl.Expires = time.UnixMilli(cert.Expiry).UTC()
+	}
+	return cl, nil
+}
+
+// The log messages of useClient.
+const (
+	msgClientExpired  = "tc-credd's temporary Taskcluster credentials have expired: every fetch fails until new ones are in the config and it is reloaded (SIGHUP)"
+	msgClientExpiring = "tc-credd's temporary Taskcluster credentials expire soon: put new ones in the config and reload (SIGHUP) before then"
+	msgClientTemp     = "tc-credd's Taskcluster credentials are temporary"
+)
+
+// useClient records the credentials now in use and says in the log how
+// long temporary ones have left: nothing in tc-credd renews them, and
+// when they lapse every fetch fails (taskcluster/taskcluster#5014).
+func (d *Daemon) useClient(c metadata.Client) {
+	d.client.Store(&c)
+	if c.Expires.IsZero() {
+		return
+	}
+	left := c.Expires.Sub(d.clk.Now())
+	fields := []zap.Field{zap.String("clientId", c.ClientID), zap.Time("expires", c.Expires), zap.Duration("left", left.Truncate(time.Second))}
+	switch {
+	case left <= 0:
+		d.log.Error(msgClientExpired, fields...)
+	case left < expiryWarning:
+		d.log.Warn(msgClientExpiring, fields...)
+	default:
+		d.log.Info(msgClientTemp, fields...)
+	}
+}
+
+// clientInfo is what the ops listener and metrics read.
+func (d *Daemon) clientInfo() metadata.Client { return *d.client.Load() }
