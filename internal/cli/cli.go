@@ -223,13 +223,11 @@ func (e env) run(args []string) int {
 	if level == "" {
 		level = cfg.LogLevel
 	}
-	log, err := logging.New(level, e.stderr)
-	if err != nil {
-		fmt.Fprintln(e.stderr, "tc-credd:", err)
+	log, ok := e.daemonLogger(level)
+	if !ok {
 		return ExitUsage
 	}
 	defer func() { _ = log.Sync() }()
-	tuneRuntime(e.getenv, log)
 	if runAsService() {
 		return e.runService(cfg, path, log)
 	}
@@ -238,6 +236,18 @@ func (e env) run(args []string) int {
 	return runBounded(ctx, log, func() error {
 		return daemon.Run(ctx, cfg, daemon.Options{Path: cfg.Path(), Getenv: e.getenv, Logger: log, Reload: reload})
 	})
+}
+
+// daemonLogger builds the logger of run and dev at level and applies the
+// runtime settings, which it logs; false after a usage error was printed.
+func (e env) daemonLogger(level string) (*zap.Logger, bool) {
+	log, err := logging.New(level, e.stderr)
+	if err != nil {
+		fmt.Fprintln(e.stderr, "tc-credd:", err)
+		return nil, false
+	}
+	tuneRuntime(e.getenv, log)
+	return log, true
 }
 
 func (e env) dev(args []string) int {
@@ -249,13 +259,11 @@ func (e env) dev(args []string) int {
 	}); !ok {
 		return ExitUsage
 	}
-	log, err := logging.New(level, e.stderr)
-	if err != nil {
-		fmt.Fprintln(e.stderr, "tc-credd:", err)
+	log, ok := e.daemonLogger(level)
+	if !ok {
 		return ExitUsage
 	}
 	defer func() { _ = log.Sync() }()
-	tuneRuntime(e.getenv, log)
 	ctx, cancel, _ := signals()
 	defer cancel()
 	return runBounded(ctx, log, func() error {

@@ -42,21 +42,31 @@ func Complete(c *config.Config, getenv func(string) string) (*config.Config, []s
 	return c, warnings, nil
 }
 
-// NewAuthClient builds the Auth client from the config's credentials.
-func NewAuthClient(c *config.Config) (*authclient.Client, error) {
+// NewAuthClient builds the Auth client from the config's credentials,
+// and describes them for the status page and metrics: the client id and,
+// for temporary credentials, when their certificate expires.
+func NewAuthClient(c *config.Config) (*authclient.Client, metadata.Client, error) {
 	tok, err := c.AccessToken()
 	if err != nil {
-		return nil, err
+		return nil, metadata.Client{}, err
 	}
 	cert, err := hawk.ParseCertificate(c.Credentials.Certificate)
 	if err != nil {
-		return nil, fmt.Errorf("credentials.certificate: %w", err)
+		return nil, metadata.Client{}, fmt.Errorf("credentials.certificate: %w", err)
 	}
 	creds := &hawk.Credentials{ClientID: c.Credentials.ClientID, AccessToken: tok, Certificate: cert}
 	if c.Credentials.AuthorizedScopes != nil {
 		creds.AuthorizedScopes = append([]string{}, *c.Credentials.AuthorizedScopes...)
 	}
-	return authclient.New(authclient.Options{RootURL: c.RootURL, Credentials: creds})
+	ac, err := authclient.New(authclient.Options{RootURL: c.RootURL, Credentials: creds})
+	if err != nil {
+		return nil, metadata.Client{}, err
+	}
+	desc := metadata.Client{ClientID: creds.ClientID}
+	if cert != nil {
+		desc.Expires = time.UnixMilli(cert.Expiry).UTC()
+	}
+	return ac, desc, nil
 }
 
 // margin prefers a source's own margin to the per-kind one; zero means

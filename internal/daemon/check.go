@@ -16,11 +16,7 @@ import (
 // reports, per source, whether the scope it needs is granted. It returns
 // the number of problems found.
 func Check(ctx context.Context, c *config.Config, out io.Writer) (int, error) {
-	ac, err := NewAuthClient(c)
-	if err != nil {
-		return 0, err
-	}
-	client, err := ClientOf(c)
+	ac, client, err := NewAuthClient(c)
 	if err != nil {
 		return 0, err
 	}

@@ -1,13 +1,10 @@
 package daemon
 
 import (
-	"fmt"
 	"time"
 
 	"go.uber.org/zap"
 
-	"github.com/taskcluster/tc-credd/internal/config"
-	"github.com/taskcluster/tc-credd/internal/hawk"
 	"github.com/taskcluster/tc-credd/internal/metadata"
 )
 
@@ -15,21 +12,6 @@ import (
 // credentials must be for a start or reload to log a warning. Between
 // those, tc_credd_client_expiry_seconds is what to alert on.
 const expiryWarning = 24 * time.Hour
-
-// ClientOf describes the config's Taskcluster credentials for the status
-// page and metrics: the client id and, for temporary credentials, when
-// their certificate expires.
-func ClientOf(c *config.Config) (metadata.Client, error) {
-	cert, err := hawk.ParseCertificate(c.Credentials.Certificate)
-	if err != nil {
-		return metadata.Client{}, fmt.Errorf("credentials.certificate: %w", err)
-	}
-	cl := metadata.Client{ClientID: c.Credentials.ClientID}
-	if cert != nil {
-		cl.Expires = time.UnixMilli(cert.Expiry).UTC()
-	}
-	return cl, nil
-}
 
 // The log messages of useClient.
 const (

@@ -106,15 +106,11 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 		o.Getenv = os.Getenv
 	}
 	d := &Daemon{o: o, log: o.Logger, clk: o.Clock, cfg: cfg, fetcher: &swapFetcher{}, perSource: map[string]*listener{}}
-	ac, err := NewAuthClient(cfg)
+	ac, cl, err := NewAuthClient(cfg)
 	if err != nil {
 		return err
 	}
 	d.fetcher.set(refresher.AuthFetcher{Client: ac})
-	cl, err := ClientOf(cfg)
-	if err != nil {
-		return err
-	}
 	d.useClient(cl)
 	d.r = refresher.New(refresher.Options{Fetcher: d.fetcher, Clock: d.clk, Logger: d.log.Named("refresher")})
 	if err := d.r.Set(Sources(cfg)); err != nil {

@@ -10,7 +10,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/taskcluster/tc-credd/internal/config"
-	"github.com/taskcluster/tc-credd/internal/metadata"
 	"github.com/taskcluster/tc-credd/internal/refresher"
 )
 
@@ -84,11 +83,7 @@ func (d *Daemon) reload(ctx context.Context) error {
 		added[name] = l
 	}
 	if credsChanged(prev, next) {
-		ac, err := NewAuthClient(next)
-		var cl metadata.Client
-		if err == nil {
-			cl, err = ClientOf(next)
-		}
+		ac, cl, err := NewAuthClient(next)
 		if err != nil {
 			for _, a := range added {
 				a.ln.Close()

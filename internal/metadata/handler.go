@@ -106,7 +106,7 @@ func New(o Options) http.Handler {
 	route(r, "imds_token", "/latest/api/token", http.HandlerFunc(h.imdsToken), http.MethodPut)
 	r.Handle("/latest/api/token", http.HandlerFunc(methodNotAllowed)).Name("imds_token")
 	imdsGet("imds_roles", "/latest/meta-data/iam/security-credentials", h.imdsRoles)
-	imdsGet("imds_roles", "/latest/meta-data/iam/security-credentials/", h.imdsRoles)
+	imdsGet("imds_roles", imdsCredsPrefix, h.imdsRoles)
 	imdsGet("imds_info", "/latest/meta-data/iam/info", h.imdsInfo)
 	imdsGet("imds_region", "/latest/meta-data/placement/region", h.imdsRegion)
 	imdsGet("imds_az", "/latest/meta-data/placement/availability-zone", h.imdsAZ)
@@ -118,14 +118,16 @@ func New(o Options) http.Handler {
 	// GCE metadata; requireFlavor guards the whole /computeMetadata tree.
 	route(r, "gce_root", "/", http.HandlerFunc(h.gceRoot))
 	gce := func(name, path string, f http.HandlerFunc) { route(r, name, "/computeMetadata/v1"+path, f) }
-	gce("gce_listing", "", h.gceListing("instance/\nproject/\n"))
-	gce("gce_listing", "/", h.gceListing("instance/\nproject/\n"))
-	gce("gce_instance", "/instance", h.gceListing("service-accounts/\n"))
-	gce("gce_instance", "/instance/", h.gceListing("service-accounts/\n"))
-	gce("gce_accounts", "/instance/service-accounts", h.gceAccounts)
-	gce("gce_accounts", "/instance/service-accounts/", h.gceAccounts)
-	gce("gce_account", "/instance/service-accounts/{acct}", h.gceAccount)
-	gce("gce_account", "/instance/service-accounts/{acct}/", h.gceAccount)
+	// Directories answer with and without their trailing slash, as the
+	// real server does.
+	gceDir := func(name, path string, f http.HandlerFunc) {
+		gce(name, path, f)
+		gce(name, path+"/", f)
+	}
+	gceDir("gce_listing", "", h.gceListing("instance/\nproject/\n"))
+	gceDir("gce_instance", "/instance", h.gceListing("service-accounts/\n"))
+	gceDir("gce_accounts", "/instance/service-accounts", h.gceAccounts)
+	gceDir("gce_account", "/instance/service-accounts/{acct}", h.gceAccount)
 	gce("gce_email", "/instance/service-accounts/{acct}/email", h.gceEmail)
 	gce("gce_aliases", "/instance/service-accounts/{acct}/aliases", h.gceAliases)
 	gce("gce_scopes", "/instance/service-accounts/{acct}/scopes", h.gceScopes)
