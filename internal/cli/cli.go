@@ -214,20 +214,20 @@ func (e env) run(args []string) int {
 	}); !ok {
 		return ExitUsage
 	}
-	boot, _ := logging.New("info", e.stderr)
-	defer func() { _ = boot.Sync() }()
-	cfg, code := e.loadConfig(path, boot)
+	// One logger for the whole process: the config's warnings go through
+	// it, then its level follows the config.
+	log, lvl := logging.New(e.stderr)
+	defer func() { _ = log.Sync() }()
+	cfg, code := e.loadConfig(path, log)
 	if cfg == nil {
 		return code
 	}
 	if level == "" {
 		level = cfg.LogLevel
 	}
-	log, ok := e.daemonLogger(level)
-	if !ok {
+	if !e.setLevel(lvl, level) {
 		return ExitUsage
 	}
-	defer func() { _ = log.Sync() }()
 	if runAsService() {
 		return e.runService(cfg, path, log)
 	}
@@ -238,16 +238,15 @@ func (e env) run(args []string) int {
 	})
 }
 
-// daemonLogger builds the logger of run and dev at level and applies the
-// runtime settings, which it logs; false after a usage error was printed.
-func (e env) daemonLogger(level string) (*zap.Logger, bool) {
-	log, err := logging.New(level, e.stderr)
+// setLevel applies a log level; false after a usage error was printed.
+func (e env) setLevel(lvl zap.AtomicLevel, level string) bool {
+	l, err := logging.ParseLevel(level)
 	if err != nil {
 		fmt.Fprintln(e.stderr, "tc-credd:", err)
-		return nil, false
+		return false
 	}
-	tuneRuntime(e.getenv, log)
-	return log, true
+	lvl.SetLevel(l)
+	return true
 }
 
 func (e env) dev(args []string) int {
@@ -259,11 +258,11 @@ func (e env) dev(args []string) int {
 	}); !ok {
 		return ExitUsage
 	}
-	log, ok := e.daemonLogger(level)
-	if !ok {
+	log, lvl := logging.New(e.stderr)
+	defer func() { _ = log.Sync() }()
+	if !e.setLevel(lvl, level) {
 		return ExitUsage
 	}
-	defer func() { _ = log.Sync() }()
 	ctx, cancel, _ := signals()
 	defer cancel()
 	return runBounded(ctx, log, func() error {

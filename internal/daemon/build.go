@@ -16,6 +16,7 @@ import (
 	"github.com/taskcluster/tc-credd/internal/metadata"
 	"github.com/taskcluster/tc-credd/internal/refresher"
 	"github.com/taskcluster/tc-credd/internal/sink"
+	"github.com/taskcluster/tc-credd/internal/status"
 )
 
 // Load reads, completes and validates a config file. Warnings are worth
@@ -45,14 +46,14 @@ func Complete(c *config.Config, getenv func(string) string) (*config.Config, []s
 // NewAuthClient builds the Auth client from the config's credentials,
 // and describes them for the status page and metrics: the client id and,
 // for temporary credentials, when their certificate expires.
-func NewAuthClient(c *config.Config) (*authclient.Client, metadata.Client, error) {
+func NewAuthClient(c *config.Config) (*authclient.Client, status.Client, error) {
 	tok, err := c.AccessToken()
 	if err != nil {
-		return nil, metadata.Client{}, err
+		return nil, status.Client{}, err
 	}
 	cert, err := hawk.ParseCertificate(c.Credentials.Certificate)
 	if err != nil {
-		return nil, metadata.Client{}, fmt.Errorf("credentials.certificate: %w", err)
+		return nil, status.Client{}, fmt.Errorf("credentials.certificate: %w", err)
 	}
 	creds := &hawk.Credentials{ClientID: c.Credentials.ClientID, AccessToken: tok, Certificate: cert}
 	if c.Credentials.AuthorizedScopes != nil {
@@ -60,9 +61,9 @@ func NewAuthClient(c *config.Config) (*authclient.Client, metadata.Client, error
 	}
 	ac, err := authclient.New(authclient.Options{RootURL: c.RootURL, Credentials: creds})
 	if err != nil {
-		return nil, metadata.Client{}, err
+		return nil, status.Client{}, err
 	}
-	desc := metadata.Client{ClientID: creds.ClientID}
+	desc := status.Client{ClientID: creds.ClientID}
 	if cert != nil {
 		desc.Expires = time.UnixMilli(cert.Expiry).UTC()
 	}

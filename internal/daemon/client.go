@@ -5,7 +5,7 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/taskcluster/tc-credd/internal/metadata"
+	"github.com/taskcluster/tc-credd/internal/status"
 )
 
 // expiryWarning is how close to their expiry tc-credd's own temporary
@@ -23,7 +23,7 @@ const (
 // useClient records the credentials now in use and says in the log how
 // long temporary ones have left: nothing in tc-credd renews them, and
 // when they lapse every fetch fails (taskcluster/taskcluster#5014).
-func (d *Daemon) useClient(c metadata.Client) {
+func (d *Daemon) useClient(c status.Client) {
 	d.client.Store(&c)
 	if c.Expires.IsZero() {
 		return
@@ -41,4 +41,4 @@ func (d *Daemon) useClient(c metadata.Client) {
 }
 
 // clientInfo is what the ops listener and metrics read.
-func (d *Daemon) clientInfo() metadata.Client { return *d.client.Load() }
+func (d *Daemon) clientInfo() status.Client { return *d.client.Load() }

@@ -17,12 +17,17 @@ import (
 
 	"github.com/taskcluster/tc-credd/internal/clock"
 	"github.com/taskcluster/tc-credd/internal/config"
+	"github.com/taskcluster/tc-credd/internal/localtoken"
+	"github.com/taskcluster/tc-credd/internal/logging"
 	"github.com/taskcluster/tc-credd/internal/metadata"
+	"github.com/taskcluster/tc-credd/internal/metrics"
 	"github.com/taskcluster/tc-credd/internal/refresher"
 	"github.com/taskcluster/tc-credd/internal/sink"
+	"github.com/taskcluster/tc-credd/internal/status"
 )
 
-// ShutdownGrace bounds how long listeners wait for in-flight requests.
+// ShutdownGrace bounds how long listeners wait for in-flight requests
+// before closing the connections that remain.
 const ShutdownGrace = 5 * time.Second
 
 // Options configure Run.
@@ -36,6 +41,8 @@ type Options struct {
 	Reload <-chan struct{}
 	// Started is called once the listeners are up, with their addresses.
 	Started func(Addrs)
+	// ShutdownGrace replaces the package's ShutdownGrace when positive.
+	ShutdownGrace time.Duration
 }
 
 // Addrs are the bound addresses.
@@ -69,7 +76,7 @@ type listener struct {
 	ln      net.Listener
 	addr    string
 	port    int
-	tokens  *metadata.IMDSTokens
+	tokens  *metadata.IMDSSessions
 	handler swapHandler
 	cancel  context.CancelFunc
 }
@@ -82,10 +89,10 @@ type Daemon struct {
 	cfg     *config.Config
 	fetcher *swapFetcher
 	r       *refresher.Refresher
-	token   *metadata.LocalToken
-	metrics *metadata.Metrics
+	token   *localtoken.Token
+	metrics *metrics.Metrics
 	sinks   *sink.Runner
-	client  atomic.Pointer[metadata.Client] // the Taskcluster credentials in use
+	client  atomic.Pointer[status.Client] // the Taskcluster credentials in use
 
 	mu        sync.Mutex
 	main      *listener
@@ -105,6 +112,9 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	if o.Getenv == nil {
 		o.Getenv = os.Getenv
 	}
+	if o.ShutdownGrace <= 0 {
+		o.ShutdownGrace = ShutdownGrace
+	}
 	d := &Daemon{o: o, log: o.Logger, clk: o.Clock, cfg: cfg, fetcher: &swapFetcher{}, perSource: map[string]*listener{}}
 	ac, cl, err := NewAuthClient(cfg)
 	if err != nil {
@@ -119,11 +129,10 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	if err := os.MkdirAll(filepath.Dir(cfg.LocalTokenFile), 0o700); err != nil {
 		return fmt.Errorf("localTokenFile: %w", err)
 	}
-	if d.token, err = metadata.LoadLocalTokenMode(cfg.LocalTokenFile, cfg.TokenFileMode(), d.clk, d.log); err != nil {
+	if d.token, err = localtoken.Load(cfg.LocalTokenFile, cfg.TokenFileMode(), d.clk, d.log); err != nil {
 		return fmt.Errorf("localTokenFile: %w", err)
 	}
-	d.metrics = metadata.NewMetrics(d.r, d.clk)
-	d.metrics.WatchClient(d.clientInfo)
+	d.metrics = metrics.New(metrics.Options{States: d.r.States, Client: d.clientInfo, Clock: d.clk})
 	sinks, err := Sinks(cfg)
 	if err != nil {
 		return err
@@ -167,7 +176,11 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	d.group, d.gctx = g, gctx
 	g.Go(func() error { return d.r.Run(gctx) })
 	g.Go(func() error { d.sinks.Run(gctx, sinks); return nil })
-	g.Go(func() error { d.token.Watch(gctx, 2*time.Second); return nil })
+	if w, err := d.token.Watch(); err != nil {
+		d.log.Warn("the local token file is not watched; a rotated token needs a restart", zap.Error(err))
+	} else {
+		g.Go(func() error { w.Run(gctx); return nil })
+	}
 	d.serve(d.main)
 	for _, l := range bound {
 		d.serve(l)
@@ -175,14 +188,14 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	addrs := Addrs{Listen: d.main.addr, TokenFile: cfg.LocalTokenFile}
 	if opsLn != nil {
 		addrs.OpsListen = opsLn.Addr().String()
-		ops := metadata.NewOps(metadata.OpsOptions{View: d.r, Metrics: d.metrics, Logger: d.log.Named("ops"), Client: d.clientInfo,
+		ops := metadata.NewOps(metadata.OpsOptions{View: d.r, Metrics: d.metrics, Logger: d.log.Named("ops"), Clock: d.clk, Client: d.clientInfo,
 			Guard: metadata.GuardOptions{Port: metadata.PortOf(opsLn), Hosts: cfg.AllowedHosts, AllowRemote: cfg.AllowNonLoopback}})
-		g.Go(func() error { return metadata.Serve(gctx, metadata.NewServer(ops), opsLn, ShutdownGrace) })
+		g.Go(func() error { return metadata.Serve(gctx, metadata.NewServer(ops), opsLn, o.ShutdownGrace) })
 	}
 	g.Go(func() error { d.notifyWhenStarted(gctx); return nil })
 	g.Go(func() error { d.reloadLoop(gctx); return nil })
-	d.log.Info("tc-credd started", zap.String("listen", addrs.Listen), zap.String("opsListen", addrs.OpsListen),
-		zap.Int("sources", len(d.r.Sources())), zap.String("clientId", cfg.Credentials.ClientID))
+	d.log.Info("tc-credd started", zap.String(logging.KeyListen, addrs.Listen), zap.String("opsListen", addrs.OpsListen),
+		zap.Int("sources", len(d.r.Sources())), zap.String(logging.KeyClientID, cfg.Credentials.ClientID))
 	if o.Started != nil {
 		o.Started(addrs)
 	}
@@ -203,7 +216,7 @@ func (d *Daemon) bind(role, addr string) (*listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", field, err)
 	}
-	l := &listener{role: role, ln: ln, addr: ln.Addr().String(), port: metadata.PortOf(ln), tokens: metadata.NewIMDSTokens(d.clk)}
+	l := &listener{role: role, ln: ln, addr: ln.Addr().String(), port: metadata.PortOf(ln), tokens: metadata.NewIMDSSessions(d.clk)}
 	l.handler.set(d.handlerFor(l, d.cfg))
 	return l, nil
 }
@@ -214,7 +227,7 @@ func (d *Daemon) serve(l *listener) {
 	ctx, cancel := context.WithCancel(d.gctx)
 	l.cancel = cancel
 	srv := metadata.NewServer(&l.handler)
-	d.group.Go(func() error { return metadata.Serve(ctx, srv, l.ln, ShutdownGrace) })
+	d.group.Go(func() error { return metadata.Serve(ctx, srv, l.ln, d.o.ShutdownGrace) })
 }
 
 // handlerFor builds a credential listener's handler from a config.
@@ -226,7 +239,7 @@ func (d *Daemon) handlerFor(l *listener, c *config.Config) http.Handler {
 	return metadata.New(metadata.Options{
 		View: d.r, Clock: d.clk, Logger: d.log.Named("http"), Metrics: d.metrics,
 		AWSRole: role, AllowIMDSv1: c.IMDS.AllowV1, Region: c.IMDS.Region,
-		GCP: GCPAccounts(c), Token: d.token, Tokens: l.tokens,
+		GCP: GCPAccounts(c), Token: d.token, Sessions: l.tokens,
 		Guard: metadata.GuardOptions{Port: l.port, Hosts: c.AllowedHosts, AllowRemote: c.AllowNonLoopback},
 	})
 }

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/gorilla/mux"
+
 	"github.com/taskcluster/tc-credd/internal/refresher"
 	"github.com/taskcluster/tc-credd/internal/render"
 )
@@ -23,7 +25,7 @@ func (h *handler) requireLocalToken(next http.Handler) http.Handler {
 			writeJSON(w, http.StatusNotFound, apiError{"NotFound", "the JSON API is not enabled"})
 			return
 		}
-		presented := header(r, "Authorization")
+		presented := r.Header.Get("Authorization")
 		if presented == "" {
 			writeJSON(w, http.StatusUnauthorized, apiError{"Unauthorized", "missing Authorization header: send the token from tc-credd's token file"})
 			return
@@ -40,7 +42,8 @@ func (h *handler) requireLocalToken(next http.Handler) http.Handler {
 }
 
 func (h *handler) apiCredentials(w http.ResponseWriter, r *http.Request) {
-	kind, name := refresher.Kind(pathVar(w, "kind")), pathVar(w, "name")
+	vars := mux.Vars(r)
+	kind, name := refresher.Kind(vars["kind"]), vars["name"]
 	known := false
 	for _, k := range refresher.Kinds {
 		known = known || k == kind
@@ -49,7 +52,7 @@ func (h *handler) apiCredentials(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, apiError{"NotFound", "kind must be one of aws, gcp, azure, sentry, websocktunnel"})
 		return
 	}
-	c, status, msg := h.credential(w, r, string(kind)+"/"+name)
+	c, status, msg := h.credential(r, string(kind)+"/"+name)
 	if c == nil {
 		code := "NotFound"
 		if status == http.StatusServiceUnavailable {
@@ -58,5 +61,5 @@ func (h *handler) apiCredentials(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, status, apiError{code, msg})
 		return
 	}
-	h.writeDoc(w, c, "taskcluster", func() any { return render.Taskcluster(c) })
+	writeJSON(w, http.StatusOK, render.Taskcluster(c))
 }

@@ -13,8 +13,8 @@ import (
 func TestJSONAPIEveryKind(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	auth := map[string]string{"Authorization": e.token}
-	// aws uses the container shape (item 20).
-	st, h, body := e.do(http.MethodGet, "/v1/credentials/aws/"+role+"?any=query&is=accepted", auth) // item 22
+	// aws uses the container shape.
+	st, h, body := e.do(http.MethodGet, "/v1/credentials/aws/"+role+"?any=query&is=accepted", auth)
 	var awsDoc map[string]string
 	if err := json.Unmarshal([]byte(body), &awsDoc); err != nil || st != 200 || !strings.HasPrefix(h.Get("Content-Type"), "application/json") {
 		t.Fatalf("aws: %d %v", st, err)
@@ -105,7 +105,7 @@ func TestAPINotAvailableIs503(t *testing.T) {
 	e := newEnv(t, envOpts{gate: gate})
 	auth := map[string]string{"Authorization": e.token}
 	// Before the first fetch: the wait is bounded (300 ms on the fake
-	// clock), then a retryable 503 (item 39). Move the clock on while the
+	// clock), then a retryable 503. Move the clock on while the
 	// request waits.
 	done := make(chan int)
 	go func() {

@@ -19,7 +19,9 @@ import (
 	"github.com/taskcluster/tc-credd/internal/authtest"
 	"github.com/taskcluster/tc-credd/internal/clock"
 	"github.com/taskcluster/tc-credd/internal/hawk"
+	"github.com/taskcluster/tc-credd/internal/localtoken"
 	"github.com/taskcluster/tc-credd/internal/metadata"
+	"github.com/taskcluster/tc-credd/internal/metrics"
 	"github.com/taskcluster/tc-credd/internal/refresher"
 )
 
@@ -51,7 +53,7 @@ type env struct {
 	tokenPath string
 	token     string
 	logs      *observer.ObservedLogs
-	metrics   *metadata.Metrics
+	metrics   *metrics.Metrics
 	handler   http.Handler
 }
 
@@ -127,7 +129,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 	if o.jsonLog != nil {
 		log = zap.New(o.jsonLog)
 	}
-	lt, err := metadata.LoadLocalToken(tokenPath, clk, log)
+	lt, err := localtoken.Load(tokenPath, 0o600, clk, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +139,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := metadata.NewMetrics(r, clk)
+	m := metrics.New(metrics.Options{States: r.States, Clock: clk})
 	h := metadata.New(metadata.Options{
 		View: r, Clock: clk, Logger: log, Metrics: m,
 		AWSRole: role, AllowIMDSv1: o.allowV1, Region: o.region,

@@ -4,27 +4,12 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/gorilla/mux"
+
 	"github.com/taskcluster/tc-credd/internal/render"
 )
 
-// requireFlavor demands Metadata-Flavor: Google on every path under
-// /computeMetadata, known or not (item 28): a header a browser or a plain
-// SSRF cannot add. A forwarded request is refused as well.
-func requireFlavor(w http.ResponseWriter, r *http.Request) bool {
-	if !strings.HasPrefix(r.URL.Path, "/computeMetadata") {
-		return true
-	}
-	if header(r, "Metadata-Flavor") != "Google" || header(r, "X-Forwarded-For") != "" {
-		if info := infoFrom(w); info != nil {
-			info.route = "gce_rejected"
-		}
-		http.Error(w, "Missing Metadata-Flavor:Google header or forwarded request.", http.StatusForbidden)
-		return false
-	}
-	return true
-}
-
-// gceRoot answers Python's ping (item 26); it reveals nothing.
+// gceRoot answers Python's ping; it reveals nothing.
 func (h *handler) gceRoot(w http.ResponseWriter, r *http.Request) {
 	writeText(w, "computeMetadata/\n")
 }
@@ -48,7 +33,7 @@ func (h *handler) gceAccounts(w http.ResponseWriter, r *http.Request) {
 
 // account resolves {acct} or answers 404.
 func (h *handler) account(w http.ResponseWriter, r *http.Request) (GCPAccount, bool) {
-	a, ok := h.gcpAccount(pathVar(w, "acct"))
+	a, ok := h.gcpAccount(mux.Vars(r)["acct"])
 	if !ok {
 		notFound(w, r)
 	}
@@ -99,11 +84,9 @@ func (h *handler) gceToken(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	c := h.credentialOrError(w, r, a.Key)
-	if c == nil {
-		return
+	if c := h.credentialOrError(w, r, a.Key); c != nil {
+		writeJSON(w, http.StatusOK, render.GCEToken(c, h.o.Clock.Now()))
 	}
-	writeJSON(w, http.StatusOK, render.GCEToken(c, h.now(w)))
 }
 
 func (h *handler) gceProjectID(w http.ResponseWriter, r *http.Request) {
@@ -120,4 +103,19 @@ func (h *handler) gceNumericProjectID(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeText(w, h.o.GCP[0].NumericProjectID)
+}
+
+func (h *handler) gcpAccount(name string) (GCPAccount, bool) {
+	if len(h.o.GCP) == 0 {
+		return GCPAccount{}, false
+	}
+	if name == "default" {
+		return h.o.GCP[0], true
+	}
+	for _, a := range h.o.GCP {
+		if strings.EqualFold(a.Email, name) {
+			return a, true
+		}
+	}
+	return GCPAccount{}, false
 }

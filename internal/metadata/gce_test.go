@@ -12,7 +12,7 @@ func TestGCEMetadata(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	flavor := map[string]string{"Metadata-Flavor": "Google"}
 	base := "/computeMetadata/v1/"
-	// Items 25–27: probes, and the flavor header on every response.
+	// Probes, and the flavor header on every response.
 	for _, c := range []struct {
 		path string
 		hdr  map[string]string
@@ -40,7 +40,7 @@ func TestGCEMetadata(t *testing.T) {
 			t.Errorf("%s: response lacks Metadata-Flavor: Google", c.path)
 		}
 	}
-	text := map[string]string{ // items 31–33
+	text := map[string]string{
 		base + "instance/service-accounts/default/email":          gcpMail,
 		base + "instance/service-accounts/" + gcpMail2 + "/email": gcpMail2,
 		base + "instance/service-accounts/default/scopes":         "https://www.googleapis.com/auth/cloud-platform\n",
@@ -63,7 +63,7 @@ func TestGCEMetadata(t *testing.T) {
 		t.Errorf("recursive service account: %s", body)
 	}
 
-	// Items 29, 30: the token, under default and under the email, counting down.
+	// The token, under default and under the email, counting down.
 	type token struct {
 		AccessToken string `json:"access_token"`
 		ExpiresIn   int64  `json:"expires_in"`

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gorilla/mux"
 	"go.uber.org/zap"
 
 	"github.com/taskcluster/tc-credd/internal/metadata"
@@ -74,11 +75,11 @@ func TestListenRefusesNonLoopback(t *testing.T) {
 	}
 }
 
-// TestDispatch covers what guard does in place of mux.Router.ServeHTTP:
-// unclean paths redirect to their clean form, a known path with the wrong
-// method is 405, route variables reach the handler, and every outcome is
+// TestRouting covers the router as mux serves it: unclean paths redirect
+// to their clean form, a known path with the wrong method is 405, route
+// variables reach the handlers through mux.Vars, and every outcome is
 // named in the access log.
-func TestDispatch(t *testing.T) {
+func TestRouting(t *testing.T) {
 	e := newEnv(t, envOpts{})
 	serve := func(method, target string, hdr map[string]string) *httptest.ResponseRecorder {
 		req := httptest.NewRequest(method, target, nil)
@@ -107,6 +108,9 @@ func TestDispatch(t *testing.T) {
 	if rec := serve(http.MethodPost, "/latest/meta-data/iam/info", nil); rec.Code != http.StatusMethodNotAllowed {
 		t.Errorf("POST: %d, want 405", rec.Code)
 	}
+	if n := e.logs.FilterField(zapString("route", "method_not_allowed")).Len(); n != 1 {
+		t.Errorf("405 logged %d times as method_not_allowed, want 1", n)
+	}
 	if rec := serve(http.MethodGet, "/latest/api/token", nil); rec.Code != http.StatusMethodNotAllowed {
 		t.Errorf("GET token: %d, want 405", rec.Code)
 	}
@@ -114,7 +118,8 @@ func TestDispatch(t *testing.T) {
 		t.Errorf("405 on the token path logged %d times under imds_token, want 1", n)
 	}
 
-	// Variables: the account in the path picks the email answered.
+	// Variables: the account in the path picks the email answered, the
+	// kind and name pick the credential, the role must be the listener's.
 	flavor := map[string]string{"Metadata-Flavor": "Google"}
 	for acct, want := range map[string]string{"default": gcpMail, gcpMail2: gcpMail2} {
 		rec := serve(http.MethodGet, "/computeMetadata/v1/instance/service-accounts/"+acct+"/email", flavor)
@@ -124,5 +129,66 @@ func TestDispatch(t *testing.T) {
 	}
 	if n := e.logs.FilterField(zapString("route", "gce_email")).Len(); n != 2 {
 		t.Errorf("gce_email logged %d times, want 2", n)
+	}
+	auth := map[string]string{"Authorization": e.token}
+	if rec := serve(http.MethodGet, "/v1/credentials/sentry/app", auth); rec.Code != 200 || !strings.Contains(rec.Body.String(), `"project":"my-project"`) {
+		t.Errorf("sentry/app through the API: %d %s", rec.Code, rec.Body.String())
+	}
+	if rec := serve(http.MethodGet, "/v1/credentials/sentry/other", auth); rec.Code != 404 {
+		t.Errorf("an unknown name: %d, want 404", rec.Code)
+	}
+	tok := map[string]string{"X-aws-ec2-metadata-token": e.imdsToken()}
+	if rec := serve(http.MethodGet, "/latest/meta-data/iam/security-credentials/other-role", tok); rec.Code != 404 {
+		t.Errorf("another role: %d, want 404", rec.Code)
+	}
+}
+
+// A route added the ordinary gorilla way gets its variables through
+// mux.Vars: the router is served by mux itself, not matched by hand.
+func TestMuxVarsReachHandlers(t *testing.T) {
+	r := mux.NewRouter()
+	var got map[string]string
+	r.HandleFunc("/things/{kind}/{name}", func(w http.ResponseWriter, r *http.Request) { got = mux.Vars(r) })
+	rec := httptest.NewRecorder()
+	r.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/things/aws/artifacts", nil))
+	if got["kind"] != "aws" || got["name"] != "artifacts" {
+		t.Fatalf("mux.Vars = %v", got)
+	}
+}
+
+// Every path an SSRF could reach refuses a forwarded request, whether it
+// says X-Forwarded-For (even empty) or Forwarded.
+func TestForwardedRequestsRefused(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	tok := e.imdsToken()
+	for _, fwd := range []map[string]string{{"X-Forwarded-For": "203.0.113.9"}, {"X-Forwarded-For": ""}, {"Forwarded": "for=203.0.113.9"}} {
+		for _, c := range []struct {
+			method, path string
+			hdr          map[string]string
+		}{
+			{http.MethodPut, "/latest/api/token", map[string]string{"X-aws-ec2-metadata-token-ttl-seconds": "300"}},
+			{http.MethodGet, "/latest/meta-data/iam/security-credentials/" + role, map[string]string{"X-aws-ec2-metadata-token": tok}},
+			{http.MethodGet, "/computeMetadata/v1/instance/service-accounts/default/token", map[string]string{"Metadata-Flavor": "Google"}},
+			{http.MethodGet, "/v1/credentials/aws/" + role, map[string]string{"Authorization": e.token}},
+		} {
+			req := httptest.NewRequest(c.method, c.path, nil)
+			req.Host, req.RemoteAddr = "127.0.0.1", "127.0.0.1:40000"
+			for k, v := range c.hdr {
+				req.Header.Set(k, v)
+			}
+			for k, v := range fwd {
+				req.Header[k] = []string{v}
+			}
+			rec := httptest.NewRecorder()
+			e.handler.ServeHTTP(rec, req)
+			if rec.Code != http.StatusForbidden {
+				t.Errorf("%s %s with %v: %d, want 403", c.method, c.path, fwd, rec.Code)
+			}
+			for _, s := range e.secrets() {
+				if strings.Contains(rec.Body.String(), s) {
+					t.Errorf("%s %s with %v: answer holds a secret", c.method, c.path, fwd)
+				}
+			}
+		}
 	}
 }

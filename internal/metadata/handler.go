@@ -12,9 +12,6 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"sync"
-	"sync/atomic"
-	"time"
 
 	"github.com/gorilla/mux"
 	"go.uber.org/zap"
@@ -24,12 +21,16 @@ import (
 	"github.com/taskcluster/tc-credd/internal/render"
 )
 
-// View is the refresher as the endpoints see it: read-only. GetAt takes
-// the request's one reading of the clock.
+// View is the refresher as the endpoints see it: read-only.
 type View interface {
-	GetAt(ctx context.Context, key string, now time.Time) (*refresher.Credential, error)
+	Get(ctx context.Context, key string) (*refresher.Credential, error)
 	States() []refresher.State
 	Ready() bool
+}
+
+// TokenChecker checks the local token presented to /v1/credentials/*.
+type TokenChecker interface {
+	Check(presented string) bool
 }
 
 // GCPAccount is a gcp source as the GCE metadata server shows it.
@@ -45,7 +46,7 @@ type Options struct {
 	View    View
 	Clock   clock.Clock
 	Logger  *zap.Logger
-	Metrics *Metrics // optional
+	Metrics Metrics // optional
 
 	// AWSRole is the aws source name listed as the one IMDS role; "" lists
 	// none.
@@ -59,17 +60,14 @@ type Options struct {
 	GCP []GCPAccount
 	// Token guards /v1/credentials/*; nil turns that API off.
 	Token TokenChecker
-	// Tokens is the IMDSv2 session store; nil makes a new one.
-	Tokens *IMDSTokens
+	// Sessions is the IMDSv2 session store; nil makes a new one.
+	Sessions *IMDSSessions
 
 	Guard GuardOptions
 }
 
 type handler struct {
-	o      Options
-	tokens *imdsTokens
-	docs   docCache
-	awsKey string // refresher key of AWSRole, built once for the hot path
+	o Options
 }
 
 // New returns the credential listener's handler.
@@ -80,46 +78,38 @@ func New(o Options) http.Handler {
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
 	}
-	h := &handler{o: o, tokens: o.Tokens, awsKey: string(refresher.AWS) + "/" + o.AWSRole}
-	if h.tokens == nil {
-		h.tokens = NewIMDSTokens(o.Clock)
+	if o.Sessions == nil {
+		o.Sessions = NewIMDSSessions(o.Clock)
 	}
+	h := &handler{o: o}
 	r := mux.NewRouter()
-	route := func(router *mux.Router, name, path string, f http.Handler, methods ...string) {
-		if len(methods) == 0 {
-			methods = []string{http.MethodGet, http.MethodHead}
-		}
-		router.Handle(path, f).Methods(methods...).Name(name)
-	}
-	imdsGet := func(name, path string, f http.HandlerFunc) {
-		route(r, name, path, h.requireIMDSToken(f))
-	}
+	r.Use(nameRoute)
+	get := []string{http.MethodGet, http.MethodHead}
 
-	// AWS IMDS at the root: SDKs keep only scheme, host and port. The
-	// credentials route comes first: it is the hottest path, and mux tries
-	// routes in order. A prefix matcher instead of a {role} template: no
-	// regular expression on the path every SDK polls.
-	r.MatcherFunc(func(r *http.Request, _ *mux.RouteMatch) bool {
-		role, ok := strings.CutPrefix(r.URL.Path, imdsCredsPrefix)
-		return ok && role != "" && !strings.Contains(role, "/") && (r.Method == http.MethodGet || r.Method == http.MethodHead)
-	}).Handler(h.requireIMDSToken(http.HandlerFunc(h.imdsCredentials))).Name("imds_credentials")
-	route(r, "imds_token", "/latest/api/token", http.HandlerFunc(h.imdsToken), http.MethodPut)
-	r.Handle("/latest/api/token", http.HandlerFunc(methodNotAllowed)).Name("imds_token")
-	imdsGet("imds_roles", "/latest/meta-data/iam/security-credentials", h.imdsRoles)
-	imdsGet("imds_roles", imdsCredsPrefix, h.imdsRoles)
-	imdsGet("imds_info", "/latest/meta-data/iam/info", h.imdsInfo)
-	imdsGet("imds_region", "/latest/meta-data/placement/region", h.imdsRegion)
-	imdsGet("imds_az", "/latest/meta-data/placement/availability-zone", h.imdsAZ)
-	imdsGet("imds_identity", "/latest/dynamic/instance-identity/document", h.imdsIdentity)
+	// AWS IMDS at the root: SDKs keep only scheme, host and port.
+	imds := func(name, path string, f http.HandlerFunc) {
+		r.Handle(path, refuseForwarded(h.requireIMDSToken(f))).Methods(get...).Name(name)
+	}
+	r.Handle("/latest/api/token", refuseForwarded(http.HandlerFunc(h.imdsToken))).Methods(http.MethodPut).Name("imds_token")
+	r.HandleFunc("/latest/api/token", methodNotAllowed).Name("imds_token")
+	imds("imds_roles", "/latest/meta-data/iam/security-credentials", h.imdsRoles)
+	imds("imds_roles", "/latest/meta-data/iam/security-credentials/", h.imdsRoles)
+	imds("imds_credentials", "/latest/meta-data/iam/security-credentials/{role}", h.imdsCredentials)
+	imds("imds_info", "/latest/meta-data/iam/info", h.imdsInfo)
+	imds("imds_region", "/latest/meta-data/placement/region", h.imdsRegion)
+	imds("imds_az", "/latest/meta-data/placement/availability-zone", h.imdsAZ)
+	imds("imds_identity", "/latest/dynamic/instance-identity/document", h.imdsIdentity)
 
 	// The JSON API and AWS container credentials.
-	route(r, "api_credentials", "/v1/credentials/{kind}/{name}", h.requireLocalToken(http.HandlerFunc(h.apiCredentials)))
+	r.Handle("/v1/credentials/{kind}/{name}", refuseForwarded(h.requireLocalToken(http.HandlerFunc(h.apiCredentials)))).
+		Methods(get...).Name("api_credentials")
 
-	// GCE metadata; requireFlavor guards the whole /computeMetadata tree.
-	route(r, "gce_root", "/", http.HandlerFunc(h.gceRoot))
-	gce := func(name, path string, f http.HandlerFunc) { route(r, name, "/computeMetadata/v1"+path, f) }
-	// Directories answer with and without their trailing slash, as the
-	// real server does.
+	// GCE metadata. Directories answer with and without their trailing
+	// slash, as the real server does.
+	r.HandleFunc("/", h.gceRoot).Methods(get...).Name("gce_root")
+	gce := func(name, path string, f http.HandlerFunc) {
+		r.Handle("/computeMetadata/v1"+path, requireFlavor(f)).Methods(get...).Name(name)
+	}
 	gceDir := func(name, path string, f http.HandlerFunc) {
 		gce(name, path, f)
 		gce(name, path+"/", f)
@@ -135,18 +125,18 @@ func New(o Options) http.Handler {
 	gce("gce_project_id", "/project/project-id", h.gceProjectID)
 	gce("gce_numeric_project_id", "/project/numeric-project-id", h.gceNumericProjectID)
 
-	g := o.Guard
-	g.Logger, g.Metrics, g.GoogleFlavor, g.Clock = o.Logger, o.Metrics, true, o.Clock
-	return guard(g, r, requireFlavor)
-}
+	// Unknown paths under /computeMetadata are still GCE paths: without the
+	// flavor header they are refused, not reported missing.
+	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if strings.HasPrefix(req.URL.Path, "/computeMetadata") {
+			requireFlavor(http.HandlerFunc(notFound)).ServeHTTP(w, req)
+			return
+		}
+		notFound(w, req)
+	})
+	r.MethodNotAllowedHandler = http.HandlerFunc(methodNotAllowed)
 
-// header returns the first value of a header by its canonical name.
-// Header.Get would canonicalize the name again on every call.
-func header(r *http.Request, canonical string) string {
-	if v := r.Header[canonical]; len(v) > 0 {
-		return v[0]
-	}
-	return ""
+	return chain(r, observe(o.Logger, o.Metrics, o.Clock), googleFlavor, securityChecks(o.Guard))
 }
 
 func notFound(w http.ResponseWriter, r *http.Request) {
@@ -163,81 +153,28 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		http.Error(w, "internal error", http.StatusInternalServerError)
 		return
 	}
-	writeJSONBytes(w, status, b)
-}
-
-func writeJSONBytes(w http.ResponseWriter, status int, b []byte) {
 	h := w.Header()
-	h["Content-Type"], h["Cache-Control"] = contentTypeJSON, noStore
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
 }
 
 func writeText(w http.ResponseWriter, text string) {
 	h := w.Header()
-	h["Content-Type"], h["Cache-Control"] = contentTypeText, noStore
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
 	_, _ = w.Write([]byte(text))
-}
-
-// docCache keeps each credential's rendered document, so a burst of
-// requests between two renewals marshals it once. Entries are keyed by
-// the credential value, which a renewal replaces. The map is immutable
-// and replaced on a miss (once per renewal), so hits take no lock; it
-// starts over when it grows past a handful of generations.
-type docCache struct {
-	mu sync.Mutex // serialises misses
-	m  atomic.Pointer[map[docKey][]byte]
-}
-
-type docKey struct {
-	c    *refresher.Credential
-	kind string
-}
-
-func (d *docCache) get(c *refresher.Credential, kind string, render func() any) ([]byte, error) {
-	k := docKey{c, kind}
-	if m := d.m.Load(); m != nil {
-		if b, ok := (*m)[k]; ok {
-			return b, nil
-		}
-	}
-	b, err := json.Marshal(render())
-	if err != nil {
-		return nil, err
-	}
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	next := map[docKey][]byte{}
-	if old := d.m.Load(); old != nil && len(*old) < 64 {
-		for k, v := range *old {
-			next[k] = v
-		}
-	}
-	next[k] = b
-	d.m.Store(&next)
-	return b, nil
-}
-
-// writeDoc writes a credential's cached document.
-func (h *handler) writeDoc(w http.ResponseWriter, c *refresher.Credential, kind string, render func() any) {
-	b, err := h.docs.get(c, kind, render)
-	if err != nil {
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
-	}
-	writeJSONBytes(w, http.StatusOK, b)
 }
 
 // credential fetches a source's credential for a request and classifies
 // failures: unknown → 404, not yet fetched or expired → 503. The error
 // text never carries upstream detail.
-func (h *handler) credential(w http.ResponseWriter, r *http.Request, key string) (*refresher.Credential, int, string) {
-	c, err := h.o.View.GetAt(r.Context(), key, h.now(w))
+func (h *handler) credential(r *http.Request, key string) (*refresher.Credential, int, string) {
+	c, err := h.o.View.Get(r.Context(), key)
 	switch {
 	case err == nil:
-		if info := infoFrom(w); info != nil {
-			info.key = render.KeySuffix(c)
-		}
+		info(r).keySuffix = render.KeySuffix(c)
 		return c, http.StatusOK, ""
 	case errors.Is(err, refresher.ErrUnknownSource):
 		return nil, http.StatusNotFound, "no such credential"
@@ -248,43 +185,13 @@ func (h *handler) credential(w http.ResponseWriter, r *http.Request, key string)
 	}
 }
 
-// now is the request's time on the handler's clock, read once (by guard,
-// at the start): the access log, the token check, the credential's
-// validity and a GCE token's expires_in agree, and a request pays for one
-// clock read instead of four.
-func (h *handler) now(w http.ResponseWriter) time.Time {
-	info := infoFrom(w)
-	if info == nil {
-		return h.o.Clock.Now()
-	}
-	if info.now.IsZero() {
-		info.now = h.o.Clock.Now()
-	}
-	return info.now
-}
-
 // credentialOrError is credential for the IMDS and GCE answers, which
 // report a failure as plain text: it writes that answer itself and
-// returns nil. 503 is transient to every AWS and Google client (item 36).
+// returns nil. 503 is transient to every AWS and Google client.
 func (h *handler) credentialOrError(w http.ResponseWriter, r *http.Request, key string) *refresher.Credential {
-	c, status, msg := h.credential(w, r, key)
+	c, status, msg := h.credential(r, key)
 	if c == nil {
 		http.Error(w, msg, status)
 	}
 	return c
-}
-
-func (h *handler) gcpAccount(name string) (GCPAccount, bool) {
-	if len(h.o.GCP) == 0 {
-		return GCPAccount{}, false
-	}
-	if name == "default" {
-		return h.o.GCP[0], true
-	}
-	for _, a := range h.o.GCP {
-		if strings.EqualFold(a.Email, name) {
-			return a, true
-		}
-	}
-	return GCPAccount{}, false
 }

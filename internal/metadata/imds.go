@@ -3,8 +3,10 @@ package metadata
 import (
 	"net/http"
 	"strconv"
-	"strings"
 
+	"github.com/gorilla/mux"
+
+	"github.com/taskcluster/tc-credd/internal/refresher"
 	"github.com/taskcluster/tc-credd/internal/render"
 )
 
@@ -15,35 +17,27 @@ const (
 	maxIMDSTTL   = 21600
 )
 
-// imdsToken issues an IMDSv2 session token (checklist items 2–6).
+// imdsToken opens an IMDSv2 session. A missing or bad TTL is 400, but a
+// well-formed PUT never is: every SDK takes 400 as final.
 func (h *handler) imdsToken(w http.ResponseWriter, r *http.Request) {
-	// A forwarding proxy adds X-Forwarded-For; real IMDSv2 refuses it so
-	// that an SSRF through a proxy cannot open a session.
-	if header(r, "X-Forwarded-For") != "" {
-		http.Error(w, "forbidden", http.StatusForbidden)
-		return
-	}
-	ttl, err := strconv.Atoi(header(r, hdrIMDSTTL))
+	ttl, err := strconv.Atoi(r.Header.Get(hdrIMDSTTL))
 	if err != nil || ttl < 1 || ttl > maxIMDSTTL {
 		http.Error(w, "X-aws-ec2-metadata-token-ttl-seconds must be an integer from 1 to 21600", http.StatusBadRequest)
 		return
 	}
-	tok := h.tokens.issue(ttl)
+	tok := h.o.Sessions.issue(ttl)
 	w.Header().Set(hdrIMDSTTL, strconv.Itoa(ttl))
 	writeText(w, tok) // no trailing newline: SDKs copy the body into a header
 }
 
 // requireIMDSToken demands a valid session token on every IMDS GET, unless
-// IMDSv1 is allowed and none is sent (items 7, 8).
+// IMDSv1 is allowed and none is sent. An unknown or expired token is 401,
+// which makes the SDKs open a new session.
 func (h *handler) requireIMDSToken(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if header(r, "X-Forwarded-For") != "" {
-			http.Error(w, "forbidden", http.StatusForbidden)
-			return
-		}
-		tok := header(r, hdrIMDSToken)
+		tok := r.Header.Get(hdrIMDSToken)
 		switch {
-		case tok != "" && h.tokens.validAt(tok, h.now(w)):
+		case tok != "" && h.o.Sessions.valid(tok):
 		case tok == "" && h.o.AllowIMDSv1:
 		default:
 			http.Error(w, "unauthorized", http.StatusUnauthorized)
@@ -58,30 +52,30 @@ func (h *handler) imdsRoles(w http.ResponseWriter, r *http.Request) {
 		notFound(w, r)
 		return
 	}
-	writeText(w, h.o.AWSRole) // exactly one name, no newline (item 10)
+	// Exactly one name and no newline: boto takes the whole body as the
+	// role name.
+	writeText(w, h.o.AWSRole)
 }
 
-const imdsCredsPrefix = "/latest/meta-data/iam/security-credentials/"
-
 func (h *handler) imdsCredentials(w http.ResponseWriter, r *http.Request) {
-	role := strings.TrimPrefix(r.URL.Path, imdsCredsPrefix)
-	if h.o.AWSRole == "" || role != h.o.AWSRole {
+	if h.o.AWSRole == "" || mux.Vars(r)["role"] != h.o.AWSRole {
 		notFound(w, r)
 		return
 	}
-	c := h.credentialOrError(w, r, h.awsKey)
-	if c == nil {
-		return
+	if c := h.credentialOrError(w, r, h.awsKey()); c != nil {
+		writeJSON(w, http.StatusOK, render.IMDS(c))
 	}
-	h.writeDoc(w, c, "imds", func() any { return render.IMDS(c) })
 }
+
+// awsKey is the refresher key of the listener's role.
+func (h *handler) awsKey() string { return string(refresher.AWS) + "/" + h.o.AWSRole }
 
 func (h *handler) imdsInfo(w http.ResponseWriter, r *http.Request) {
 	if h.o.AWSRole == "" {
 		notFound(w, r)
 		return
 	}
-	c := h.credentialOrError(w, r, h.awsKey)
+	c := h.credentialOrError(w, r, h.awsKey())
 	if c == nil {
 		return
 	}

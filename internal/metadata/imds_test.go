@@ -13,7 +13,7 @@ var awsTimeRe = regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$`)
 
 func TestIMDSTokenPUT(t *testing.T) {
 	e := newEnv(t, envOpts{})
-	for _, ttl := range []string{"1", "300", "21600"} { // items 2–4
+	for _, ttl := range []string{"1", "300", "21600"} {
 		st, h, body := e.do(http.MethodPut, "/latest/api/token", map[string]string{"X-aws-ec2-metadata-token-ttl-seconds": ttl})
 		if st != 200 || h.Get("X-Aws-Ec2-Metadata-Token-Ttl-Seconds") != ttl {
 			t.Errorf("ttl %s: status %d ttl header %q", ttl, st, h.Get("X-Aws-Ec2-Metadata-Token-Ttl-Seconds"))
@@ -22,7 +22,7 @@ func TestIMDSTokenPUT(t *testing.T) {
 			t.Errorf("ttl %s: token %q is not a header-safe value of ≥ 32 characters", ttl, body)
 		}
 	}
-	for _, ttl := range []string{"", "0", "21601", "abc", "-5", "1.5"} { // item 5
+	for _, ttl := range []string{"", "0", "21601", "abc", "-5", "1.5"} {
 		hdr := map[string]string{}
 		if ttl != "" {
 			hdr["X-aws-ec2-metadata-token-ttl-seconds"] = ttl
@@ -31,7 +31,7 @@ func TestIMDSTokenPUT(t *testing.T) {
 			t.Errorf("ttl %q: status %d, want 400", ttl, st)
 		}
 	}
-	// Item 6: a forwarded PUT gets no token.
+	// A forwarded PUT gets no token, as from real IMDSv2.
 	st, _, body := e.do(http.MethodPut, "/latest/api/token", map[string]string{"X-aws-ec2-metadata-token-ttl-seconds": "300", "X-Forwarded-For": "203.0.113.9"})
 	if st != 403 || len(body) >= 32 && !strings.Contains(body, "forbidden") {
 		t.Errorf("forwarded PUT: %d %q", st, body)
@@ -52,7 +52,7 @@ func TestIMDSTokenRequiredAndExpires(t *testing.T) {
 	if st, _, _ := e.do(http.MethodGet, path, map[string]string{"X-aws-ec2-metadata-token": tok}); st != 200 {
 		t.Fatalf("valid token: %d", st)
 	}
-	for name, hdr := range map[string]map[string]string{ // items 7, 8
+	for name, hdr := range map[string]map[string]string{
 		"no token":      nil,
 		"unknown token": {"X-aws-ec2-metadata-token": "not-a-token-not-a-token-not-a-token-00"},
 		"forwarded":     {"X-aws-ec2-metadata-token": tok, "X-Forwarded-For": "203.0.113.9"},
@@ -86,7 +86,7 @@ func TestIMDSDocuments(t *testing.T) {
 	e := newEnv(t, envOpts{region: "us-west-2"})
 	tok := map[string]string{"X-aws-ec2-metadata-token": e.imdsToken()}
 	calls := e.fake.TotalCalls()
-	for _, p := range []string{"/latest/meta-data/iam/security-credentials", "/latest/meta-data/iam/security-credentials/"} { // item 10
+	for _, p := range []string{"/latest/meta-data/iam/security-credentials", "/latest/meta-data/iam/security-credentials/"} {
 		if st, _, body := e.do(http.MethodGet, p, tok); st != 200 || body != role {
 			t.Errorf("%s: %d %q, want exactly %q", p, st, body, role)
 		}
@@ -99,7 +99,7 @@ func TestIMDSDocuments(t *testing.T) {
 	c := e.current("aws/" + role)
 	want := map[string]string{"Code": "Success", "Type": "AWS-HMAC", "AccessKeyId": c.AWS.AccessKeyID,
 		"SecretAccessKey": c.AWS.SecretAccessKey.Reveal(), "Token": c.AWS.SessionToken.Reveal()}
-	for k, v := range want { // item 11
+	for k, v := range want {
 		if doc[k] != v {
 			t.Errorf("%s = %q, want %q", k, doc[k], v)
 		}
@@ -108,20 +108,20 @@ func TestIMDSDocuments(t *testing.T) {
 	if len(issued) != 1 || issued[0].Reveal() != doc["AccessKeyId"] {
 		t.Errorf("served key is not the one the Auth service issued")
 	}
-	for _, k := range []string{"Expiration", "LastUpdated"} { // item 12
+	for _, k := range []string{"Expiration", "LastUpdated"} {
 		if !awsTimeRe.MatchString(doc[k]) {
 			t.Errorf("%s = %q, want YYYY-MM-DDTHH:MM:SSZ", k, doc[k])
 		}
 	}
 	exp, _ := time.Parse(time.RFC3339, doc["Expiration"])
-	if left := exp.Sub(e.clk.Now()); left < 30*time.Minute { // item 17
+	if left := exp.Sub(e.clk.Now()); left < 30*time.Minute {
 		t.Errorf("served Expiration only %s ahead", left)
 	}
 	_, _, again := e.do(http.MethodGet, "/latest/meta-data/iam/security-credentials/"+role, tok)
-	if again != body { // item 18
+	if again != body {
 		t.Error("two GETs between rotations returned different documents")
 	}
-	for _, p := range []string{ // items 13, 14
+	for _, p := range []string{
 		"/latest/meta-data/iam/security-credentials/other-role",
 		"/latest/meta-data/iam/security-credentials-extended/",
 		"/latest/meta-data/iam/security-credentials-extended/" + role,
@@ -133,12 +133,12 @@ func TestIMDSDocuments(t *testing.T) {
 			t.Errorf("%s: %d, want 404", p, st)
 		}
 	}
-	st, _, body = e.do(http.MethodGet, "/latest/meta-data/iam/info", tok) // item 15
+	st, _, body = e.do(http.MethodGet, "/latest/meta-data/iam/info", tok)
 	var info map[string]string
 	if err := json.Unmarshal([]byte(body), &info); err != nil || st != 200 || info["Code"] != "Success" || !strings.HasSuffix(info["InstanceProfileArn"], "/"+role) || info["InstanceProfileId"] == "" || !awsTimeRe.MatchString(info["LastUpdated"]) {
 		t.Errorf("iam/info: %d %s", st, body)
 	}
-	for p, want := range map[string]string{ // item 16
+	for p, want := range map[string]string{
 		"/latest/meta-data/placement/region":            "us-west-2",
 		"/latest/meta-data/placement/availability-zone": "us-west-2a",
 	} {
@@ -150,7 +150,7 @@ func TestIMDSDocuments(t *testing.T) {
 	if !strings.Contains(body, `"region":"us-west-2"`) {
 		t.Errorf("identity document: %s", body)
 	}
-	if got := e.fake.TotalCalls(); got != calls { // item 9
+	if got := e.fake.TotalCalls(); got != calls {
 		t.Errorf("requests reached Taskcluster: %d calls", got-calls)
 	}
 }

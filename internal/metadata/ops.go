@@ -4,25 +4,34 @@ import (
 	"net/http"
 
 	"github.com/gorilla/mux"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 
+	"github.com/taskcluster/tc-credd/internal/clock"
 	"github.com/taskcluster/tc-credd/internal/refresher"
+	"github.com/taskcluster/tc-credd/internal/status"
 )
 
 // OpsOptions configure the ops listener.
 type OpsOptions struct {
 	View    View
-	Metrics *Metrics
+	Metrics Metrics // optional: /metrics and request counts
 	Logger  *zap.Logger
+	Clock   clock.Clock
 	Guard   GuardOptions
-	Client  func() Client // optional: shown in /v1/status
+	Client  func() status.Client // optional: shown in /v1/status
 }
 
 // NewOps returns the ops listener's handler: /healthz, /readyz, /metrics
 // and /v1/status. None of them can reach a secret: they see states only.
 func NewOps(o OpsOptions) http.Handler {
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
+	}
 	r := mux.NewRouter()
+	r.Use(nameRoute)
 	get := []string{http.MethodGet, http.MethodHead}
 	r.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeText(w, "ok\n")
@@ -41,16 +50,16 @@ func NewOps(o OpsOptions) http.Handler {
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "notReady": waiting})
 	}).Methods(get...).Name("readyz")
 	r.HandleFunc("/v1/status", func(w http.ResponseWriter, r *http.Request) {
-		status := map[string]any{"ready": o.View.Ready(), "sources": o.View.States()}
+		st := map[string]any{"ready": o.View.Ready(), "sources": o.View.States()}
 		if o.Client != nil {
-			status["client"] = o.Client()
+			st["client"] = o.Client()
 		}
-		writeJSON(w, http.StatusOK, status)
+		writeJSON(w, http.StatusOK, st)
 	}).Methods(get...).Name("status")
 	if o.Metrics != nil {
-		r.Handle("/metrics", promhttp.HandlerFor(o.Metrics.Registry, promhttp.HandlerOpts{})).Methods(get...).Name("metrics")
+		r.Handle("/metrics", o.Metrics.Handler()).Methods(get...).Name("metrics")
 	}
-	g := o.Guard
-	g.Logger, g.Metrics = o.Logger, o.Metrics
-	return guard(g, r, nil)
+	r.NotFoundHandler = http.HandlerFunc(notFound)
+	r.MethodNotAllowedHandler = http.HandlerFunc(methodNotAllowed)
+	return chain(r, observe(o.Logger, o.Metrics, o.Clock), securityChecks(o.Guard))
 }

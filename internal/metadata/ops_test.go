@@ -13,6 +13,8 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/taskcluster/tc-credd/internal/metadata"
+	"github.com/taskcluster/tc-credd/internal/metrics"
+	"github.com/taskcluster/tc-credd/internal/status"
 )
 
 func opsGet(t *testing.T, h http.Handler, path string) (int, string) {
@@ -78,20 +80,20 @@ func TestOpsListener(t *testing.T) {
 			}
 		}
 	}
-	st, metrics := opsGet(t, ops, "/metrics")
+	st, scraped := opsGet(t, ops, "/metrics")
 	for _, want := range []string{
 		`tc_credd_requests_total{code="200",route="imds_credentials"} 1`,
-		`tc_credd_requests_total{code="404",route="unknown"} 1`,
+		`tc_credd_requests_total{code="404",route="not_found"} 1`,
 		`tc_credd_renewals_total{outcome="success",source="aws/artifacts"} 1`,
 		`tc_credd_source_status{source="sentry/app",status="ok"} 1`,
 		`tc_credd_credential_expiry_seconds{source="aws/artifacts"} 3`,
 	} {
-		if st != 200 || !strings.Contains(metrics, want) {
+		if st != 200 || !strings.Contains(scraped, want) {
 			t.Errorf("metrics lack %q", want)
 		}
 	}
 	// No secret on any ops page, in any log line of either listener.
-	pages := body + metrics
+	pages := body + scraped
 	var logText strings.Builder
 	for _, l := range append(e.logs.All(), logs.All()...) {
 		b, _ := json.Marshal(l.ContextMap())
@@ -128,11 +130,12 @@ func TestReadyzBeforeFirstFetch(t *testing.T) {
 // clock; permanent ones have no expiry at all.
 func TestOpsClientExpiry(t *testing.T) {
 	e := newEnv(t, envOpts{})
-	client := metadata.Client{ClientID: "project/tc-credd/host1", Expires: e.clk.Now().Add(90 * time.Minute)}
-	e.metrics.WatchClient(func() metadata.Client { return client })
-	ops := metadata.NewOps(metadata.OpsOptions{View: e.r, Metrics: e.metrics, Client: func() metadata.Client { return client }})
+	client := status.Client{ClientID: "project/tc-credd/host1", Expires: e.clk.Now().Add(90 * time.Minute)}
+	get := func() status.Client { return client }
+	m := metrics.New(metrics.Options{States: e.r.States, Client: get, Clock: e.clk})
+	ops := metadata.NewOps(metadata.OpsOptions{View: e.r, Metrics: m, Client: get})
 
-	status := func() map[string]any {
+	statusPage := func() map[string]any {
 		t.Helper()
 		st, body := opsGet(t, ops, "/v1/status")
 		var s struct{ Client map[string]any }
@@ -152,7 +155,7 @@ func TestOpsClientExpiry(t *testing.T) {
 		return ""
 	}
 
-	c := status()
+	c := statusPage()
 	if c["clientId"] != client.ClientID || c["expires"] != client.Expires.UTC().Format(time.RFC3339Nano) {
 		t.Errorf("status client %v, want %s expiring %s", c, client.ClientID, client.Expires.UTC().Format(time.RFC3339Nano))
 	}
@@ -164,8 +167,8 @@ func TestOpsClientExpiry(t *testing.T) {
 		t.Errorf("metric %q after expiry, want -1800", got)
 	}
 
-	client = metadata.Client{ClientID: "project/tc-credd/permanent"}
-	if c := status(); c["clientId"] != client.ClientID || c["expires"] != nil {
+	client = status.Client{ClientID: "project/tc-credd/permanent"}
+	if c := statusPage(); c["clientId"] != client.ClientID || c["expires"] != nil {
 		t.Errorf("status of permanent credentials %v: want no expiry", c)
 	}
 	if got := metric(); got != "" {

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/taskcluster/tc-credd/internal/deadline"
 	"github.com/taskcluster/tc-credd/internal/loopback"
 )
 
@@ -38,30 +37,35 @@ func PortOf(ln net.Listener) int {
 	return 0
 }
 
-// NewServer returns an http.Server with the limits a local daemon needs:
-// a slow or idle client cannot hold a connection for long, nor send
-// large headers. Requests here have no body and answers are small, so
-// ReadHeaderTimeout bounds the read; a WriteTimeout would only add a
-// deadline update to every request.
+// Server timeouts. Requests carry no body and answers are small and come
+// from memory, so a client that needs longer than these is stuck or
+// hostile: it cannot hold a connection, a goroutine or a buffer for long.
+const (
+	ReadHeaderTimeout = 5 * time.Second
+	ReadTimeout       = 10 * time.Second
+	WriteTimeout      = 10 * time.Second
+	IdleTimeout       = 90 * time.Second
+	MaxHeaderBytes    = 16 << 10
+)
+
+// NewServer returns an http.Server with the limits a local daemon needs,
+// enforced by net/http itself.
 func NewServer(h http.Handler) *http.Server {
 	return &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: 5 * time.Second,
-		IdleTimeout:       90 * time.Second,
-		MaxHeaderBytes:    16 << 10,
+		ReadHeaderTimeout: ReadHeaderTimeout,
+		ReadTimeout:       ReadTimeout,
+		WriteTimeout:      WriteTimeout,
+		IdleTimeout:       IdleTimeout,
+		MaxHeaderBytes:    MaxHeaderBytes,
 	}
 }
 
-// deadlineTick is how late a connection deadline may be enforced.
-const deadlineTick = 250 * time.Millisecond
-
-// Serve serves ln until ctx ends, then shuts down gracefully within grace.
-// The server's timeouts are enforced by one sweeper per listener rather
-// than a runtime timer re-armed three times per request (see package
-// deadline): on the IMDS hot path the timers' wake-ups cost more than the
-// handler.
+// Serve serves ln until ctx ends, then shuts down: requests in flight get
+// grace to finish, and connections still open after it are closed. A
+// client holding a connection open is the client's business, so that is
+// not an error: a reload or a stop never fails because of one.
 func Serve(ctx context.Context, srv *http.Server, ln net.Listener, grace time.Duration) error {
-	ln = deadline.Wrap(ln, deadlineTick, nil)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -71,9 +75,12 @@ func Serve(ctx context.Context, srv *http.Server, ln net.Listener, grace time.Du
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), grace)
 	defer cancel()
-	err := srv.Shutdown(sctx)
-	if e := <-errc; e != nil && !errors.Is(e, http.ErrServerClosed) && err == nil {
-		err = e
+	if err := srv.Shutdown(sctx); err != nil {
+		// Only the grace running out makes Shutdown fail here.
+		_ = srv.Close()
 	}
-	return err
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve %s: %w", ln.Addr(), err)
+	}
+	return nil
 }

@@ -21,7 +21,7 @@ func TaskclusterJSON(c *refresher.Credential) ([]byte, error) {
 }
 
 // EnvVars returns the environment variables the usual consumers read for
-// a credential (metadata-protocols.md §5, §6).
+// a credential.
 func EnvVars(c *refresher.Credential, s refresher.Source) map[string]string {
 	v := map[string]string{"TC_CREDD_EXPIRES": AWSTime(c.Expires)}
 	switch c.Kind {

@@ -16,7 +16,7 @@ import (
 )
 
 // AWSTime formats a time as IMDS does: UTC, whole seconds, "Z"
-// (metadata-protocols.md item 12; Taskcluster sends milliseconds).
+// (Taskcluster sends milliseconds; boto parses exactly this form).
 func AWSTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }
 
 // JSTime formats a time as Taskcluster does (JS toJSON).
@@ -84,7 +84,7 @@ type GCETokenDoc struct {
 	TokenType   string `json:"token_type"`
 }
 
-// GCEToken counts expires_in down from now (item 30).
+// GCEToken counts expires_in down from now: Google clients refresh by it.
 func GCEToken(c *refresher.Credential, now time.Time) GCETokenDoc {
 	return GCETokenDoc{
 		AccessToken: c.GCP.AccessToken.Reveal(),

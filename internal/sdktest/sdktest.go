@@ -1,6 +1,6 @@
 // Package sdktest prepares the environment for tests that run the real
 // AWS and Google SDKs against tc-credd: the SDKs must find nothing but what
-// the test points them at (metadata-protocols.md item 38).
+// the test points them at.
 package sdktest
 
 import (

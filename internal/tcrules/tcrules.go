@@ -1,6 +1,6 @@
-// Package tcrules holds the Taskcluster Auth service's parameter rules
-// (taskcluster-auth.md §6.1), so the config validator rejects what the
-// service would and the fake service enforces the same patterns.
+// Package tcrules holds the Taskcluster Auth service's parameter rules,
+// so the config validator rejects what the service would and the fake
+// service enforces the same patterns.
 package tcrules
 
 import (

@@ -1,0 +1,16 @@
+// Package status holds the non-secret descriptions that the daemon shows
+// operators: who tc-credd is to Taskcluster. The ops listener, the metrics
+// and the daemon share these types without depending on one another.
+package status
+
+import "time"
+
+// Client describes the Taskcluster credentials tc-credd itself holds: who
+// it is and, for temporary credentials, when their certificate expires.
+// Nothing renews them (that is the job of whoever issued them), and once
+// they expire every fetch fails, so operators need to see it coming. It
+// never carries the access token.
+type Client struct {
+	ClientID string    `json:"clientId"`
+	Expires  time.Time `json:"expires,omitzero"` // zero: permanent credentials
+}
