@@ -22,6 +22,7 @@ import (
 	"golang.org/x/oauth2/google"
 
 	"github.com/taskcluster/tc-credd/internal/authtest"
+	"github.com/taskcluster/tc-credd/internal/cli"
 	"github.com/taskcluster/tc-credd/internal/sdktest"
 )
 
@@ -403,4 +404,41 @@ func TestDevMode(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("dev after Ctrl-C: %v", err)
 	}
+}
+
+// TestStopWithIdleConnections: SIGTERM while clients hold connections
+// open, one that never sent a request and one idle between keep-alive
+// requests, is a clean stop: exit status 0 within the stop grace.
+func TestStopWithIdleConnections(t *testing.T) {
+	bin := buildBinary(t)
+	listen := freePort(t)
+	d := startDaemon(t, bin, "dev", "--listen", listen, "--ops-listen", freePort(t))
+	d.waitLog(t, "first fetch of every source done")
+	silent, err := net.Dial("tcp", listen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	keepAlive := &http.Client{Transport: &http.Transport{}}
+	resp, err := keepAlive.Get("http://" + listen + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+
+	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- d.cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("exit with idle connections open: %v", err)
+		}
+	case <-time.After(cli.StopGrace):
+		t.Fatalf("still running %s after SIGTERM", cli.StopGrace)
+	}
+	d.waitLog(t, "tc-credd stopped")
 }

@@ -9,6 +9,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/taskcluster/tc-credd/internal/render"
 )
 
 // credentialProcess prints the AWS credential_process document (Version
@@ -44,12 +46,11 @@ func (e env) credentialProcess(args []string) int {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	// The JSON API answers an aws source in the container shape, and an
+	// error as {Code, Message}.
 	var doc struct {
-		AccessKeyID     string `json:"AccessKeyId"`
-		SecretAccessKey string `json:"SecretAccessKey"`
-		Token           string `json:"Token"`
-		Expiration      string `json:"Expiration"`
-		Message         string `json:"Message"`
+		render.ContainerCredentials
+		Message string `json:"Message"`
 	}
 	if err := json.Unmarshal(body, &doc); err != nil || resp.StatusCode != http.StatusOK {
 		fmt.Fprintf(e.stderr, "tc-credd credential-process: %s answered %d: %s\n", addr, resp.StatusCode, doc.Message)

@@ -3,6 +3,7 @@ package daemon_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -10,12 +11,12 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/taskcluster/tc-credd/internal/authtest"
@@ -24,8 +25,12 @@ import (
 	"github.com/taskcluster/tc-credd/internal/secret"
 )
 
+// testGrace is the daemon's shutdown grace in these tests.
+const testGrace = 200 * time.Millisecond
+
 type fixture struct {
 	t       *testing.T
+	logged  chan struct{} // signalled after each log line
 	fake    *authtest.Server
 	dir     string
 	path    string
@@ -67,7 +72,7 @@ func start(t *testing.T, extra string) *fixture {
 	dir := t.TempDir()
 	core, logs := observer.New(zap.DebugLevel)
 	f := &fixture{t: t, fake: fake, dir: dir, path: filepath.Join(dir, "config.yml"), reload: make(chan struct{}, 1),
-		logs: logs, env: map[string]string{"token": tok.Reveal()}, done: make(chan error, 1), authURL: srv.URL}
+		logs: logs, env: map[string]string{"token": tok.Reveal()}, done: make(chan error, 1), authURL: srv.URL, logged: make(chan struct{}, 1)}
 	// systemd's notification socket.
 	sock := filepath.Join(dir, "notify.sock")
 	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
@@ -84,7 +89,7 @@ func start(t *testing.T, extra string) *fixture {
 	f.cancel = cancel
 	started := make(chan daemon.Addrs, 1)
 	go func() {
-		f.done <- daemon.Run(ctx, cfg, daemon.Options{Path: f.path, Logger: zap.New(core), Reload: f.reload,
+		f.done <- daemon.Run(ctx, cfg, daemon.Options{Path: f.path, Logger: zap.New(core, zap.Hooks(f.onLog)), Reload: f.reload, ShutdownGrace: testGrace,
 			Getenv: func(k string) string {
 				if k == "NOTIFY_SOCKET" {
 					return sock
@@ -113,20 +118,27 @@ func start(t *testing.T, extra string) *fixture {
 	return f
 }
 
+// onLog signals waitLog that a line was logged.
+func (f *fixture) onLog(zapcore.Entry) error {
+	select {
+	case f.logged <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
 // waitLog waits for the n-th occurrence of a message, on a deadline.
 func (f *fixture) waitLog(msg string, n int) {
 	f.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.After(10 * time.Second)
 	for f.logs.FilterMessage(msg).Len() < n {
-		if time.Now().After(deadline) {
-			f.t.Fatalf("no %q (×%d) in the log", msg, n)
-		}
 		select {
+		case <-f.logged:
 		case err := <-f.done:
-			f.t.Fatalf("daemon stopped: %v", err)
-		default:
+			f.t.Fatalf("daemon stopped while waiting for %q (×%d): %v", msg, n, err)
+		case <-deadline:
+			f.t.Fatalf("no %q (×%d) in the log within 10 s", msg, n)
 		}
-		runtime.Gosched() // yield; never sleep
 	}
 }
 
@@ -383,5 +395,41 @@ func TestCheckReportsTemporaryCredentials(t *testing.T) {
 	_, err = check(now.Add(-2*time.Hour), now.Add(-10*time.Minute))
 	if err == nil || !strings.Contains(err.Error(), "these temporary credentials expired at") {
 		t.Errorf("check of expired credentials: %v", err)
+	}
+}
+
+// TestReloadRemovesListenerWithIdleConnection: a client holding a
+// connection open to a per-source listener without sending a request does
+// not stop a reload from removing that listener, nor the daemon from
+// serving: the connection is closed after the grace.
+func TestReloadRemovesListenerWithIdleConnection(t *testing.T) {
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	own := ln.Addr().String()
+	ln.Close()
+	f := start(t, fmt.Sprintf("aws:\n  - name: other\n    bucket: my-bucket\n    prefix: b/\n    level: read-only\n    listen: %s\n", own))
+	conn, err := net.Dial("tcp", own)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	f.write(f.config(""))
+	f.reload <- struct{}{}
+	f.waitLog("config reloaded", 1)
+	// The held connection is closed once the grace has passed.
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if n, err := conn.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("the removed listener's idle connection is still open (read %d, %v)", n, err)
+	}
+	tok, _ := os.ReadFile(filepath.Join(f.dir, "token"))
+	if st, body := get(t, "http://"+f.addrs.Listen+"/v1/credentials/sentry/app", map[string]string{"Authorization": string(tok)}); st != 200 {
+		t.Fatalf("main listener after the reload: %d %s", st, body)
+	}
+	select {
+	case err := <-f.done:
+		t.Fatalf("the daemon stopped: %v", err)
+	default:
+	}
+	if n := f.logs.FilterLevelExact(zapcore.ErrorLevel).Len(); n != 0 {
+		t.Fatalf("%d error lines, first %v", n, f.logs.FilterLevelExact(zapcore.ErrorLevel).All()[0])
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"os"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -112,7 +111,7 @@ func TestAPINotAvailableIs503(t *testing.T) {
 		st, _, _ := e.do(http.MethodGet, "/v1/credentials/sentry/app", auth)
 		done <- st
 	}()
-	waitWaiters(e.clk, 1) // the request's bounded wait
+	waitWaiters(t, e.clk, 1) // the request's bounded wait
 	e.clk.Add(300 * time.Millisecond)
 	if st := <-done; st != 503 {
 		t.Fatalf("before the first credential: %d, want 503", st)
@@ -122,13 +121,14 @@ func TestAPINotAvailableIs503(t *testing.T) {
 func TestExpiredCredentialIs503(t *testing.T) {
 	e := newEnv(t, envOpts{fail: true})
 	// The client has no scopes: every fetch is refused and nothing is held.
-	for attempted := false; !attempted; {
-		attempted = true
+	e.waitFor("every source to have asked upstream once", func() bool {
 		for _, s := range e.r.States() {
-			attempted = attempted && s.UpstreamCalls > 0
+			if s.UpstreamCalls == 0 {
+				return false
+			}
 		}
-		runtime.Gosched()
-	}
+		return true
+	})
 	for _, path := range []string{"/v1/credentials/sentry/app", "/v1/credentials/aws/" + role} {
 		done := make(chan int)
 		go func() {

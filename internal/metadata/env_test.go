@@ -262,13 +262,38 @@ func (e *env) current(key string) *refresher.Credential {
 
 func zapString(k, v string) zap.Field { return zap.String(k, v) }
 
-// waitWaiters blocks until n goroutines wait on the fake clock.
-func waitWaiters(c *clock.Fake, n int) {
+// waitWaiters blocks until n goroutines wait on the fake clock, on a
+// deadline.
+func waitWaiters(t testing.TB, c *clock.Fake, n int) {
+	t.Helper()
+	deadline := time.After(10 * time.Second)
 	for {
 		changed := c.Changed()
 		if c.Waiters() >= n {
 			return
 		}
-		<-changed
+		select {
+		case <-changed:
+		case <-deadline:
+			t.Fatalf("waited 10 s for %d goroutines to wait on the clock (%d do)", n, c.Waiters())
+		}
+	}
+}
+
+// waitFor blocks until cond holds, re-checking whenever the fake clock
+// changes (every refresher attempt ends by waiting on it), on a deadline.
+func (e *env) waitFor(what string, cond func() bool) {
+	e.t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		changed := e.clk.Changed()
+		if cond() {
+			return
+		}
+		select {
+		case <-changed:
+		case <-deadline:
+			e.t.Fatalf("waited 10 s for %s", what)
+		}
 	}
 }
