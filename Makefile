@@ -44,7 +44,7 @@ package: ## build dist/*.deb and dist/*.rpm with nfpm
 	  VERSION='$(PKG_VERSION)' GOARCH=$$($(GO) env GOARCH) $(NFPM) pkg --config packaging/nfpm.yaml --packager $$p --target dist/ || exit 1; \
 	done
 
-bench: build ## benchmark the IMDSv2 path against a bare net/http baseline (installs wrk)
+bench: ## benchmark the IMDSv2 path against a bare net/http server and AEMM, and idle cost (installs wrk, AEMM)
 	bench/run.sh
 
 run: ## run the embedded demo (no Taskcluster needed)
