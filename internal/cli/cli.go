@@ -234,7 +234,7 @@ func (e env) run(args []string) int {
 	ctx, cancel, reload := signals()
 	defer cancel()
 	return runBounded(ctx, log, func() error {
-		return daemon.Run(ctx, cfg, daemon.Options{Path: cfg.Path(), Getenv: e.getenv, Logger: log, Reload: reload})
+		return daemon.Run(ctx, cfg, daemon.Options{Path: cfg.Path(), Getenv: e.getenv, Logger: log, Reload: reload, Version: Version})
 	})
 }
 
@@ -266,7 +266,7 @@ func (e env) dev(args []string) int {
 	ctx, cancel, _ := signals()
 	defer cancel()
 	return runBounded(ctx, log, func() error {
-		return daemon.Dev(ctx, daemon.DevOptions{Listen: listen, OpsListen: ops, Logger: log, Stdout: e.stdout})
+		return daemon.Dev(ctx, daemon.DevOptions{Listen: listen, OpsListen: ops, Logger: log, Stdout: e.stdout, Version: Version})
 	})
 }
 

@@ -43,6 +43,8 @@ type Options struct {
 	Started func(Addrs)
 	// ShutdownGrace replaces the package's ShutdownGrace when positive.
 	ShutdownGrace time.Duration
+	// Version is the build's version, for the status page and metrics.
+	Version string
 }
 
 // Addrs are the bound addresses.
@@ -93,6 +95,8 @@ type Daemon struct {
 	metrics *metrics.Metrics
 	sinks   *sink.Runner
 	client  atomic.Pointer[status.Client] // the Taskcluster credentials in use
+	started    time.Time
+	lastReload atomic.Pointer[status.Reload]
 
 	mu        sync.Mutex
 	main      *listener
@@ -115,7 +119,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	if o.ShutdownGrace <= 0 {
 		o.ShutdownGrace = ShutdownGrace
 	}
-	d := &Daemon{o: o, log: o.Logger, clk: o.Clock, cfg: cfg, fetcher: &swapFetcher{}, perSource: map[string]*listener{}}
+	d := &Daemon{o: o, log: o.Logger, clk: o.Clock, cfg: cfg, fetcher: &swapFetcher{}, perSource: map[string]*listener{}, started: o.Clock.Now()}
 	ac, cl, err := NewAuthClient(cfg)
 	if err != nil {
 		return err
@@ -132,7 +136,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	if d.token, err = localtoken.Load(cfg.LocalTokenFile, cfg.TokenFileMode(), d.clk, d.log); err != nil {
 		return fmt.Errorf("localTokenFile: %w", err)
 	}
-	d.metrics = metrics.New(metrics.Options{States: d.r.States, Client: d.clientInfo, Clock: d.clk})
+	d.metrics = metrics.New(metrics.Options{States: d.r.States, Client: d.clientInfo, LastReload: d.lastReload.Load, Clock: d.clk, Version: o.Version})
 	sinks, err := Sinks(cfg)
 	if err != nil {
 		return err
@@ -188,7 +192,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	addrs := Addrs{Listen: d.main.addr, TokenFile: cfg.LocalTokenFile}
 	if opsLn != nil {
 		addrs.OpsListen = opsLn.Addr().String()
-		ops := metadata.NewOps(metadata.OpsOptions{View: d.r, Metrics: d.metrics, Logger: d.log.Named("ops"), Clock: d.clk, Client: d.clientInfo,
+		ops := metadata.NewOps(metadata.OpsOptions{View: d.r, Metrics: d.metrics, Logger: d.log.Named("ops"), Clock: d.clk, Daemon: d.status,
 			Guard: metadata.GuardOptions{Port: metadata.PortOf(opsLn), Hosts: cfg.AllowedHosts, AllowRemote: cfg.AllowNonLoopback}})
 		g.Go(func() error { return metadata.Serve(gctx, metadata.NewServer(ops), opsLn, o.ShutdownGrace) })
 	}

@@ -89,7 +89,7 @@ func start(t *testing.T, extra string) *fixture {
 	f.cancel = cancel
 	started := make(chan daemon.Addrs, 1)
 	go func() {
-		f.done <- daemon.Run(ctx, cfg, daemon.Options{Path: f.path, Logger: zap.New(core, zap.Hooks(f.onLog)), Reload: f.reload, ShutdownGrace: testGrace,
+		f.done <- daemon.Run(ctx, cfg, daemon.Options{Path: f.path, Version: "v9.8.7", Logger: zap.New(core, zap.Hooks(f.onLog)), Reload: f.reload, ShutdownGrace: testGrace,
 			Getenv: func(k string) string {
 				if k == "NOTIFY_SOCKET" {
 					return sock
@@ -431,5 +431,44 @@ func TestReloadRemovesListenerWithIdleConnection(t *testing.T) {
 	}
 	if n := f.logs.FilterLevelExact(zapcore.ErrorLevel).Len(); n != 0 {
 		t.Fatalf("%d error lines, first %v", n, f.logs.FilterLevelExact(zapcore.ErrorLevel).All()[0])
+	}
+}
+
+// TestStatusPageShowsDaemon: /v1/status names the build, how long it has
+// run and how the last reload went; the metrics say the same.
+func TestStatusPageShowsDaemon(t *testing.T) {
+	f := start(t, "opsListen: 127.0.0.1:0\n")
+	statusPage := func() map[string]any {
+		t.Helper()
+		st, body := get(t, "http://"+f.addrs.OpsListen+"/v1/status", nil)
+		var m map[string]any
+		if err := json.Unmarshal([]byte(body), &m); err != nil || st != 200 {
+			t.Fatalf("status: %d %v %s", st, err, body)
+		}
+		return m
+	}
+	m := statusPage()
+	if m["version"] != "v9.8.7" || m["uptimeSeconds"] == nil || m["started"] == nil || m["lastReload"] != nil {
+		t.Fatalf("status before any reload: %v", m)
+	}
+	f.write("bogus: true\n")
+	f.reload <- struct{}{}
+	f.waitLog("config reload failed; the running config stays in force", 1)
+	last, _ := statusPage()["lastReload"].(map[string]any)
+	if last["ok"] != false || !strings.Contains(fmt.Sprint(last["error"]), `unknown key "bogus"`) || last["time"] == nil {
+		t.Fatalf("lastReload after a failed reload: %v", last)
+	}
+	f.write(f.config("opsListen: 127.0.0.1:0\n"))
+	f.reload <- struct{}{}
+	f.waitLog("config reloaded", 1)
+	if last, _ := statusPage()["lastReload"].(map[string]any); last["ok"] != true || last["error"] != nil {
+		t.Fatalf("lastReload after a good reload: %v", last)
+	}
+	_, metrics := get(t, "http://"+f.addrs.OpsListen+"/metrics", nil)
+	for _, want := range []string{`tc_credd_build_info{goversion=`, `version="v9.8.7"} 1`, `tc_credd_reloads_total{outcome="failure"} 1`,
+		`tc_credd_reloads_total{outcome="success"} 1`, "tc_credd_last_reload_successful 1"} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("metrics lack %q", want)
+		}
 	}
 }

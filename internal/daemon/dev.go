@@ -24,6 +24,7 @@ type DevOptions struct {
 	Logger    *zap.Logger
 	Stdout    io.Writer
 	Started   func(Addrs)
+	Version   string
 }
 
 // demoScopes are what the demo client holds: exactly the demo sources.
@@ -112,7 +113,7 @@ func Dev(ctx context.Context, o DevOptions) error {
 	if err != nil {
 		return fmt.Errorf("dev: demo config: %w", err)
 	}
-	err = Run(ctx, cfg, Options{Path: path, Logger: o.Logger, Getenv: func(string) string { return "" }, Started: func(a Addrs) {
+	err = Run(ctx, cfg, Options{Path: path, Logger: o.Logger, Version: o.Version, Getenv: func(string) string { return "" }, Started: func(a Addrs) {
 		printDevHelp(o.Stdout, a, dir)
 		if o.Started != nil {
 			o.Started(a)

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"net"
 	"os"
 	"reflect"
@@ -22,8 +23,14 @@ func (d *Daemon) reloadLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-d.o.Reload:
-			if err := d.reload(ctx); err != nil {
+			// The outcome is recorded before it is logged, so whoever reads
+			// the log line finds the status page already saying the same.
+			err := d.reload(ctx)
+			d.recordReload(err)
+			if err != nil {
 				d.log.Error("config reload failed; the running config stays in force", zap.String("path", d.o.Path), zap.Error(err))
+			} else {
+				d.log.Info("config reloaded", zap.Int("sources", len(d.r.Sources())))
 			}
 		}
 	}
@@ -33,8 +40,7 @@ func (d *Daemon) reloadLoop(ctx context.Context) {
 // config untouched; unchanged sources keep their credentials and schedules.
 func (d *Daemon) reload(ctx context.Context) error {
 	if d.o.Path == "" {
-		d.log.Warn("reload requested, but this daemon was not started from a config file")
-		return nil
+		return errors.New("this daemon was not started from a config file: nothing to reload")
 	}
 	next, warnings, err := Load(d.o.Path, d.o.Getenv)
 	for _, w := range warnings {
@@ -113,7 +119,6 @@ func (d *Daemon) reload(ctx context.Context) error {
 		l.handler.set(d.handlerFor(l, next))
 	}
 	d.sinks.Set(sinks)
-	d.log.Info("config reloaded", zap.Int("sources", len(d.r.Sources())), zap.Int("sinks", len(sinks)))
 	return nil
 }
 

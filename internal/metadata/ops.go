@@ -18,7 +18,9 @@ type OpsOptions struct {
 	Logger  *zap.Logger
 	Clock   clock.Clock
 	Guard   GuardOptions
-	Client  func() status.Client // optional: shown in /v1/status
+	// Daemon describes the daemon (version, uptime, last reload, its own
+	// credentials) for /v1/status; optional.
+	Daemon func() status.Daemon
 }
 
 // NewOps returns the ops listener's handler: /healthz, /readyz, /metrics
@@ -51,8 +53,12 @@ func NewOps(o OpsOptions) http.Handler {
 	}).Methods(get...).Name("readyz")
 	r.HandleFunc("/v1/status", func(w http.ResponseWriter, r *http.Request) {
 		st := map[string]any{"ready": o.View.Ready(), "sources": o.View.States()}
-		if o.Client != nil {
-			st["client"] = o.Client()
+		if o.Daemon != nil {
+			d := o.Daemon()
+			st["version"], st["started"], st["uptimeSeconds"], st["client"] = d.Version, d.Started, d.UptimeSeconds, d.Client
+			if d.LastReload != nil {
+				st["lastReload"] = d.LastReload
+			}
 		}
 		writeJSON(w, http.StatusOK, st)
 	}).Methods(get...).Name("status")

@@ -133,7 +133,7 @@ func TestOpsClientExpiry(t *testing.T) {
 	client := status.Client{ClientID: "project/tc-credd/host1", Expires: e.clk.Now().Add(90 * time.Minute)}
 	get := func() status.Client { return client }
 	m := metrics.New(metrics.Options{States: e.r.States, Client: get, Clock: e.clk})
-	ops := metadata.NewOps(metadata.OpsOptions{View: e.r, Metrics: m, Client: get})
+	ops := metadata.NewOps(metadata.OpsOptions{View: e.r, Metrics: m, Daemon: func() status.Daemon { return status.Daemon{Client: client} }})
 
 	statusPage := func() map[string]any {
 		t.Helper()

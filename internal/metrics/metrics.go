@@ -6,6 +6,7 @@ package metrics
 
 import (
 	"net/http"
+	"runtime"
 	"strconv"
 	"time"
 
@@ -22,6 +23,8 @@ import (
 type Metrics struct {
 	Registry *prometheus.Registry
 	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+	reloads  *prometheus.CounterVec
 }
 
 // Options say where the scrape-time collectors read from.
@@ -32,6 +35,11 @@ type Options struct {
 	// expiry.
 	Client func() status.Client
 	Clock  clock.Clock
+	// LastReload returns the last reload's outcome, nil before the first;
+	// nil leaves out the reload gauges.
+	LastReload func() *status.Reload
+	// Version is the build's version, for tc_credd_build_info.
+	Version string
 }
 
 // New builds the registry.
@@ -46,20 +54,54 @@ func New(o Options) *Metrics {
 			Name: "tc_credd_requests_total",
 			Help: "HTTP requests served, by route and status code.",
 		}, []string{"route", "code"}),
+		// Answers come from memory in microseconds; the buckets reach up to
+		// the first fetch's bounded wait (300 ms) and past it.
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "tc_credd_request_duration_seconds",
+			Help:    "Time to answer an HTTP request, by route.",
+			Buckets: []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 0.3, 1},
+		}, []string{"route"}),
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tc_credd_reloads_total",
+			Help: "Configuration reloads, by outcome (success or failure).",
+		}, []string{"outcome"}),
 	}
-	reg.MustRegister(m.requests, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        "tc_credd_build_info",
+		Help:        "Always 1; the labels say which build is running.",
+		ConstLabels: prometheus.Labels{"version": o.Version, "goversion": runtime.Version()},
+	})
+	buildInfo.Set(1)
+	// Both outcomes exist from the start, so a rate over them is defined.
+	m.reloads.WithLabelValues("success")
+	m.reloads.WithLabelValues("failure")
+	reg.MustRegister(m.requests, m.latency, m.reloads, buildInfo,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if o.States != nil {
 		reg.MustRegister(&sourceCollector{states: o.States, clk: o.Clock})
 	}
 	if o.Client != nil {
 		reg.MustRegister(&clientCollector{client: o.Client, clk: o.Clock})
 	}
+	if o.LastReload != nil {
+		reg.MustRegister(&reloadCollector{last: o.LastReload})
+	}
 	return m
 }
 
-// ObserveRequest counts one served request.
-func (m *Metrics) ObserveRequest(route string, code int, _ time.Duration) {
+// ObserveRequest counts one served request and its duration.
+func (m *Metrics) ObserveRequest(route string, code int, elapsed time.Duration) {
 	m.requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
+	m.latency.WithLabelValues(route).Observe(elapsed.Seconds())
+}
+
+// ObserveReload counts a reload by outcome.
+func (m *Metrics) ObserveReload(ok bool) {
+	outcome := "success"
+	if !ok {
+		outcome = "failure"
+	}
+	m.reloads.WithLabelValues(outcome).Inc()
 }
 
 // Handler serves the registry in Prometheus's text format.
@@ -124,4 +166,32 @@ func (c *clientCollector) Collect(ch chan<- prometheus.Metric) {
 	if exp := c.client().Expires; !exp.IsZero() {
 		ch <- prometheus.MustNewConstMetric(descClientExpiry, prometheus.GaugeValue, exp.Sub(c.clk.Now()).Seconds())
 	}
+}
+
+var (
+	descLastReload = prometheus.NewDesc("tc_credd_last_reload_timestamp_seconds",
+		"When the last configuration reload was tried, as a Unix time; absent before the first.", nil, nil)
+	descLastReloadOK = prometheus.NewDesc("tc_credd_last_reload_successful",
+		"1 if the last configuration reload succeeded, 0 if it failed; absent before the first.", nil, nil)
+)
+
+// reloadCollector exports the last reload's outcome, read at every scrape.
+type reloadCollector struct{ last func() *status.Reload }
+
+func (c *reloadCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descLastReload
+	ch <- descLastReloadOK
+}
+
+func (c *reloadCollector) Collect(ch chan<- prometheus.Metric) {
+	r := c.last()
+	if r == nil {
+		return
+	}
+	ok := 0.0
+	if r.OK {
+		ok = 1
+	}
+	ch <- prometheus.MustNewConstMetric(descLastReload, prometheus.GaugeValue, float64(r.Time.UnixNano())/1e9)
+	ch <- prometheus.MustNewConstMetric(descLastReloadOK, prometheus.GaugeValue, ok)
 }

@@ -14,3 +14,20 @@ type Client struct {
 	ClientID string    `json:"clientId"`
 	Expires  time.Time `json:"expires,omitzero"` // zero: permanent credentials
 }
+
+// Reload is the outcome of the last configuration reload.
+type Reload struct {
+	Time  time.Time `json:"time"`
+	OK    bool      `json:"ok"`
+	Error string    `json:"error,omitempty"` // names fields and files, never a secret
+}
+
+// Daemon describes the running daemon for the status page: which build,
+// since when, and how its last reload went.
+type Daemon struct {
+	Version       string    `json:"version"`
+	Started       time.Time `json:"started"`
+	UptimeSeconds int64     `json:"uptimeSeconds"`
+	LastReload    *Reload   `json:"lastReload,omitempty"`
+	Client        Client    `json:"client"`
+}

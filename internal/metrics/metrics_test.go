@@ -1,0 +1,67 @@
+package metrics_test
+
+import (
+	"io"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/taskcluster/tc-credd/internal/clock"
+	"github.com/taskcluster/tc-credd/internal/metrics"
+	"github.com/taskcluster/tc-credd/internal/refresher"
+	"github.com/taskcluster/tc-credd/internal/status"
+)
+
+func scrape(t *testing.T, m *metrics.Metrics) string {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	m.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	b, _ := io.ReadAll(rec.Body)
+	return string(b)
+}
+
+func TestBuildInfoRequestsAndReloads(t *testing.T) {
+	clk := clock.NewFake(time.Unix(1_700_000_000, 0))
+	var last *status.Reload
+	m := metrics.New(metrics.Options{Clock: clk, Version: "v1.2.3", LastReload: func() *status.Reload { return last },
+		States: func() []refresher.State { return nil }})
+	m.ObserveRequest("imds_credentials", 200, 300*time.Microsecond)
+	m.ObserveRequest("imds_credentials", 200, 2*time.Millisecond)
+	m.ObserveRequest("not_found", 404, 50*time.Microsecond)
+	out := scrape(t, m)
+	for _, want := range []string{
+		`tc_credd_build_info{goversion="go`,
+		`version="v1.2.3"} 1`,
+		`tc_credd_requests_total{code="200",route="imds_credentials"} 2`,
+		`tc_credd_request_duration_seconds_bucket{route="imds_credentials",le="0.0005"} 1`,
+		`tc_credd_request_duration_seconds_bucket{route="imds_credentials",le="0.0025"} 2`,
+		`tc_credd_request_duration_seconds_count{route="not_found"} 1`,
+		`tc_credd_reloads_total{outcome="failure"} 0`,
+		`tc_credd_reloads_total{outcome="success"} 0`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	if strings.Contains(out, "tc_credd_last_reload") {
+		t.Error("reload gauges before any reload")
+	}
+	m.ObserveReload(false)
+	last = &status.Reload{Time: clk.Now(), OK: false}
+	out = scrape(t, m)
+	for _, want := range []string{
+		`tc_credd_reloads_total{outcome="failure"} 1`,
+		`tc_credd_last_reload_timestamp_seconds 1.7e+09`,
+		`tc_credd_last_reload_successful 0`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("after a failed reload, metrics lack %q", want)
+		}
+	}
+	m.ObserveReload(true)
+	last = &status.Reload{Time: clk.Now(), OK: true}
+	if out := scrape(t, m); !strings.Contains(out, `tc_credd_last_reload_successful 1`) || !strings.Contains(out, `tc_credd_reloads_total{outcome="success"} 1`) {
+		t.Errorf("after a good reload: %s", out)
+	}
+}
