@@ -108,7 +108,9 @@ func TestConfigErrors(t *testing.T) {
 			return strings.Replace(s, "  clientId: project/example/credd\n", "  clientId: project/example/credd\n  authorizedScopes: super-secret-pasted-here\n", 1)
 		}, config.ErrType, "credentials.authorizedScopes (line 4): must be a list of strings (got text)"},
 		{"no rootUrl", func(s string) string { return strings.Replace(s, "rootUrl: https://tc.example.com\n", "", 1) }, config.ErrRequired, "rootUrl (line 1): is required"},
-		{"no bucket", func(s string) string { return strings.Replace(s, "    bucket: my-bucket\n    prefix: builds/", "    prefix: builds/", 1) }, config.ErrRequired, "aws[0].bucket (line 12): is required"},
+		{"no bucket", func(s string) string {
+			return strings.Replace(s, "    bucket: my-bucket\n    prefix: builds/", "    prefix: builds/", 1)
+		}, config.ErrRequired, "aws[0].bucket (line 12): is required"},
 		{"syntax", func(s string) string { return strings.Replace(s, "  allowV1: false", "  allowV1: [false", 1) }, nil, "config: yaml: line "},
 		{"rootUrl path", func(s string) string { return strings.Replace(s, "tc.example.com", "tc.example.com/api", 1) }, config.ErrInvalid, "rootUrl (line 1)"},
 		{"no token", func(s string) string { return strings.Replace(s, "  accessToken: super-secret-token-value\n", "", 1) }, config.ErrRequired, "credentials.accessToken"},
