@@ -50,6 +50,7 @@ Usage:
   tc-credd dev [--listen ADDR] [--ops-listen ADDR]  run a demo against an embedded fake Taskcluster
   tc-credd credential-process [--config FILE] NAME  print AWS credential_process JSON for an aws source
   tc-credd ready --config FILE                      exit 0 when the running daemon is ready (a probe)
+  tc-credd show --config FILE                       print the running daemon's sources and sinks as tables
   tc-credd install|uninstall|start|stop|restart|status --config FILE
                                                     manage the system service (systemd, launchd, Windows)
   tc-credd version
@@ -83,6 +84,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return e.credentialProcess(rest)
 	case "ready":
 		return e.ready(rest)
+	case "show":
+		return e.show(rest)
 	case "install", "uninstall", "start", "stop", "restart", "status":
 		return e.service(cmd, rest)
 	case "version", "--version":
