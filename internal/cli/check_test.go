@@ -12,6 +12,17 @@ import (
 	"github.com/taskcluster/tc-credd/internal/authtest"
 )
 
+// fakeAuth serves a fake Auth service, until the test ends, with one
+// client holding scopes; it returns the service, its root URL and the
+// client's access token.
+func fakeAuth(t *testing.T, clientID string, scopes ...string) (*authtest.Server, string, string) {
+	t.Helper()
+	fake := authtest.New(authtest.Options{})
+	srv := httptest.NewServer(fake)
+	t.Cleanup(srv.Close)
+	return fake, srv.URL, fake.AddClient(clientID, scopes...).Reveal()
+}
+
 // checkConfig writes a config for the fake Auth service at rootURL with a
 // sentry source and a template sink.
 func checkConfig(t *testing.T, rootURL, token, template string) string {
@@ -41,11 +52,8 @@ sinks:
 // TestCheckOffline: --offline validates and renders without a single call
 // to Taskcluster; without it, check asks for the scopes.
 func TestCheckOffline(t *testing.T) {
-	fake := authtest.New(authtest.Options{})
-	srv := httptest.NewServer(fake)
-	defer srv.Close()
-	tok := fake.AddClient("checker", "auth:sentry:my-project", "auth:current-scopes")
-	path := checkConfig(t, srv.URL, tok.Reveal(), "SENTRY_DSN={{.DSN}}")
+	fake, rootURL, tok := fakeAuth(t, "checker", "auth:sentry:my-project", "auth:current-scopes")
+	path := checkConfig(t, rootURL, tok, "SENTRY_DSN={{.DSN}}")
 
 	var out, errb bytes.Buffer
 	if code := Main([]string{"check", "--offline", "--config", path}, &out, &errb); code != ExitOK {
@@ -93,11 +101,8 @@ func TestCheckOfflineUnreachableTaskcluster(t *testing.T) {
 // lacks is a config error, with or without --offline, and the message
 // suggests the field meant.
 func TestCheckRendersTemplates(t *testing.T) {
-	fake := authtest.New(authtest.Options{})
-	srv := httptest.NewServer(fake)
-	defer srv.Close()
-	tok := fake.AddClient("checker", "auth:sentry:my-project", "auth:current-scopes")
-	path := checkConfig(t, srv.URL, tok.Reveal(), "{{.Dsn}}")
+	_, rootURL, tok := fakeAuth(t, "checker", "auth:sentry:my-project", "auth:current-scopes")
+	path := checkConfig(t, rootURL, tok, "{{.Dsn}}")
 	for _, args := range [][]string{{"check", "--offline", "--config", path}, {"check", "--config", path}} {
 		var out, errb bytes.Buffer
 		if code := Main(args, &out, &errb); code != ExitConfig {
@@ -107,7 +112,7 @@ func TestCheckRendersTemplates(t *testing.T) {
 			!strings.Contains(errb.String(), "did you mean .DSN?") {
 			t.Errorf("%v: stderr lacks %q and a suggestion:\n%s", args, want, errb.String())
 		}
-		if strings.Contains(errb.String()+out.String(), tok.Reveal()) {
+		if strings.Contains(errb.String()+out.String(), tok) {
 			t.Errorf("%v: output repeats the access token", args)
 		}
 	}

@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/taskcluster/tc-credd/internal/authtest"
 	"github.com/taskcluster/tc-credd/internal/daemon"
 )
 
@@ -126,11 +125,8 @@ func showConfig(t *testing.T, rootURL, token, ops string) string {
 // TestShowRunningDaemon runs a daemon against the fake Auth service and
 // shows it, finding the config through TC_CREDD_CONFIG.
 func TestShowRunningDaemon(t *testing.T) {
-	fake := authtest.New(authtest.Options{})
-	srv := httptest.NewServer(fake)
-	defer srv.Close()
-	tok := fake.AddClient("d", "auth:sentry:*")
-	path := showConfig(t, srv.URL, tok.Reveal(), "127.0.0.1:0")
+	_, rootURL, tok := fakeAuth(t, "d", "auth:sentry:*")
+	path := showConfig(t, rootURL, tok, "127.0.0.1:0")
 	cfg, _, err := daemon.Load(path, func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
@@ -155,7 +151,7 @@ func TestShowRunningDaemon(t *testing.T) {
 	}
 	waitReady(t, addrs.OpsListen)
 	// show reads the same file, now naming the port the daemon bound.
-	path2 := showConfig(t, srv.URL, tok.Reveal(), addrs.OpsListen)
+	path2 := showConfig(t, rootURL, tok, addrs.OpsListen)
 	t.Setenv("TC_CREDD_CONFIG", path2)
 
 	var out, errb bytes.Buffer
@@ -174,7 +170,7 @@ func TestShowRunningDaemon(t *testing.T) {
 	if !header.MatchString(out.String()) || !row.MatchString(out.String()) {
 		t.Errorf("no sentry/app row in the table:\n%s", out.String())
 	}
-	if strings.Contains(out.String(), tok.Reveal()) {
+	if strings.Contains(out.String(), tok) {
 		t.Error("show prints the access token")
 	}
 }
