@@ -55,8 +55,9 @@ func (s *shape) walk(n *yaml.Node, t reflect.Type, path string, line int) {
 		}
 		n = n.Content[0]
 	}
-	if isNull(n) {
-		// yaml leaves the field at its zero value, as if it were absent.
+	if n.Kind == 0 || isNull(n) {
+		// An empty file or value: yaml leaves the fields at their zero
+		// values, as if they were absent, and Validate says what is missing.
 		return
 	}
 	for t.Kind() == reflect.Pointer {
@@ -227,7 +228,7 @@ func found(n *yaml.Node, want reflect.Type) string {
 	case "!!float":
 		return "a number with a fraction"
 	case "!!bool":
-		return "true or false"
+		return "a boolean"
 	case "!!timestamp":
 		return "a date"
 	case "!!str":
