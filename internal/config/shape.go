@@ -63,31 +63,25 @@ func (s *shape) walk(n *yaml.Node, t reflect.Type, path string, line int) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	if leaf(t) {
-		if err := n.Decode(reflect.New(t).Interface()); err != nil {
-			s.fail(path, line, ErrType, "must be %s (got %s)", expected(t), found(n, t))
+	var ok bool
+	switch {
+	case leaf(t):
+		ok = n.Decode(reflect.New(t).Interface()) == nil
+	case t.Kind() == reflect.Struct:
+		if ok = n.Kind == yaml.MappingNode; ok {
+			s.mapping(n, t, path)
 		}
-		return
-	}
-	switch t.Kind() {
-	case reflect.Struct:
-		if n.Kind != yaml.MappingNode {
-			s.fail(path, line, ErrType, "must be %s (got %s)", expected(t), found(n, t))
-			return
-		}
-		s.mapping(n, t, path)
-	case reflect.Slice:
-		if n.Kind != yaml.SequenceNode {
-			s.fail(path, line, ErrType, "must be %s (got %s)", expected(t), found(n, t))
-			return
-		}
-		for i, item := range n.Content {
-			s.walk(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i), item.Line)
+	case t.Kind() == reflect.Slice:
+		if ok = n.Kind == yaml.SequenceNode; ok {
+			for i, item := range n.Content {
+				s.walk(item, t.Elem(), fmt.Sprintf("%s[%d]", path, i), item.Line)
+			}
 		}
 	default:
-		if err := n.Decode(reflect.New(t).Interface()); err != nil {
-			s.fail(path, line, ErrType, "must be %s (got %s)", expected(t), found(n, t))
-		}
+		ok = n.Decode(reflect.New(t).Interface()) == nil
+	}
+	if !ok {
+		s.fail(path, line, ErrType, "must be %s (got %s)", expected(t), found(n, t))
 	}
 }
 
@@ -96,7 +90,7 @@ func (s *shape) mapping(n *yaml.Node, t reflect.Type, path string) {
 	fields := yamlFields(t)
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
-		if k.Tag == "!!merge" {
+		if k.ShortTag() == "!!merge" {
 			// "<<: *anchor" merges another mapping's keys into this one.
 			s.walk(v, t, path, k.Line)
 			continue
@@ -104,14 +98,11 @@ func (s *shape) mapping(n *yaml.Node, t reflect.Type, path string) {
 		p := join(path, k.Value)
 		ft, ok := fields[k.Value]
 		if !ok {
-			names := make([]string, 0, len(fields))
-			for name := range fields {
-				names = append(names, name)
-			}
+			names := fieldOrder(t)
 			if near := Nearest(k.Value, names); near != "" {
 				s.fail(p, k.Line, ErrUnknownKey, "did you mean %s?", near)
 			} else {
-				s.fail(p, k.Line, ErrUnknownKey, "the keys here are %s", strings.Join(fieldOrder(t), ", "))
+				s.fail(p, k.Line, ErrUnknownKey, "the keys here are %s", strings.Join(names, ", "))
 			}
 			continue
 		}
@@ -129,9 +120,10 @@ func join(path, key string) string {
 // yamlFields maps a struct's YAML keys to their types.
 func yamlFields(t reflect.Type) map[string]reflect.Type {
 	out := map[string]reflect.Type{}
-	for _, name := range fieldOrder(t) {
-		f, _ := fieldByKey(t, name)
-		out[name] = f.Type
+	for i := 0; i < t.NumField(); i++ {
+		if name := yamlKey(t.Field(i)); name != "" {
+			out[name] = t.Field(i).Type
+		}
 	}
 	return out
 }
@@ -145,15 +137,6 @@ func fieldOrder(t reflect.Type) []string {
 		}
 	}
 	return out
-}
-
-func fieldByKey(t reflect.Type, key string) (reflect.StructField, bool) {
-	for i := 0; i < t.NumField(); i++ {
-		if f := t.Field(i); yamlKey(f) == key {
-			return f, true
-		}
-	}
-	return reflect.StructField{}, false
 }
 
 // yamlKey is the key yaml.v3 decodes into f: "" for an unexported field
