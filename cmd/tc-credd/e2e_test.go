@@ -263,7 +263,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 	_ = d.cmd.Process.Signal(syscall.SIGHUP)
 	failed := d.waitLog(t, "config reload failed; the running config stays in force")
-	if !strings.Contains(fmt.Sprint(failed["error"]), `unknown key "bogus"`) {
+	if !strings.Contains(fmt.Sprint(failed["error"]), `bogus (line 27): is not a known key`) {
 		t.Fatalf("reload failure does not name the key: %v", failed)
 	}
 	if st, _ := apiGet("/v1/credentials/websocktunnel/tunnel"); st != 200 {
@@ -315,9 +315,9 @@ func TestExitCodes(t *testing.T) {
 		{"unknown command", []string{"frobnicate"}, 2, "unknown command"},
 		{"bad flag", []string{"run", "--nope"}, 2, "flag provided but not defined"},
 		{"missing config", []string{"run"}, 2, "--config FILE is required"},
-		{"invalid config", []string{"run", "--config", write("bad.yml", good+"bogus: 1\n")}, 3, `unknown key "bogus"`},
+		{"invalid config", []string{"run", "--config", write("bad.yml", good+"bogus: 1\n")}, 3, `bogus (line 23): is not a known key`},
 		{"invalid field", []string{"check", "--config", write("bad2.yml", strings.Replace(good, "my-bucket", "My.Bucket", 1))}, 3, "aws[0].bucket (line 10)"},
-		{"install refuses an invalid config", []string{"install", "--config", filepath.Join(dir, "bad.yml")}, 3, `unknown key "bogus"`},
+		{"install refuses an invalid config", []string{"install", "--config", filepath.Join(dir, "bad.yml")}, 3, `bogus (line 23): is not a known key`},
 		{"check with missing scopes", []string{"check", "--config", write("ok.yml", good)}, 4, "MISSING  aws/artifacts"},
 		{"version", []string{"version"}, 0, "tc-credd"},
 	}

@@ -45,10 +45,12 @@ const usage = `tc-credd: a local credential-vending daemon for Taskcluster
 
 Usage:
   tc-credd run --config FILE [--log-level LEVEL]   run in the foreground
-  tc-credd check --config FILE                      validate the config and the scopes it needs
+  tc-credd check [--offline] --config FILE          validate the config, render its sinks, check the scopes
+                                                    it needs (--offline: all but the scopes, no network)
   tc-credd dev [--listen ADDR] [--ops-listen ADDR]  run a demo against an embedded fake Taskcluster
   tc-credd credential-process [--config FILE] NAME  print AWS credential_process JSON for an aws source
   tc-credd ready --config FILE                      exit 0 when the running daemon is ready (a probe)
+  tc-credd show --config FILE                       print the running daemon's sources and sinks as tables
   tc-credd install|uninstall|start|stop|restart|status --config FILE
                                                     manage the system service (systemd, launchd, Windows)
   tc-credd version
@@ -82,6 +84,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return e.credentialProcess(rest)
 	case "ready":
 		return e.ready(rest)
+	case "show":
+		return e.show(rest)
 	case "install", "uninstall", "start", "stop", "restart", "status":
 		return e.service(cmd, rest)
 	case "version", "--version":
@@ -271,20 +275,45 @@ func (e env) dev(args []string) int {
 }
 
 func (e env) check(args []string) int {
-	cfg, _, code := e.configCommand("check", "config file (or TC_CREDD_CONFIG)", "", args)
+	var path string
+	var offline bool
+	fs, ok := e.flags("check", args, func(fs *flag.FlagSet) {
+		fs.StringVar(&path, "config", "", "config file (or TC_CREDD_CONFIG)")
+		fs.BoolVar(&offline, "offline", false, "check all but the scopes, without reaching Taskcluster")
+	})
+	if !ok {
+		return ExitUsage
+	}
+	if fs.NArg() != 0 {
+		fmt.Fprintln(e.stderr, "usage: tc-credd check [--offline] --config FILE")
+		return ExitUsage
+	}
+	cfg, code := e.loadConfig(path, nil)
 	if cfg == nil {
 		return code
 	}
-	fmt.Fprintf(e.stdout, "config %s is valid\n", cfg.Path())
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	problems, err := daemon.Check(ctx, cfg, e.stdout)
-	if err != nil {
+	fmt.Fprintf(e.stdout, "config %s: every field is valid\n", cfg.Path())
+	problems, err := 0, error(nil)
+	if offline {
+		err = daemon.CheckOffline(cfg, e.stdout)
+	} else {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		defer cancel()
+		problems, err = daemon.Check(ctx, cfg, e.stdout)
+	}
+	var invalid config.Errors
+	switch {
+	case errors.As(err, &invalid):
+		fmt.Fprintf(e.stderr, "tc-credd: invalid config %s:\n%v\n", cfg.Path(), indent(err.Error()))
+		return ExitConfig
+	case err != nil:
 		fmt.Fprintln(e.stderr, "tc-credd check:", err)
 		return ExitFailure
-	}
-	if problems > 0 {
+	case problems > 0:
 		return ExitCheckFailed
+	}
+	if offline {
+		fmt.Fprintln(e.stdout, "offline: Taskcluster was not asked, so the scopes are unchecked")
 	}
 	return ExitOK
 }

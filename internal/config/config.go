@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"regexp"
 	"strings"
 	"time"
@@ -144,6 +145,12 @@ func Load(path string) (*Config, error) {
 	}
 	defer f.Close()
 	c, err := Parse(f)
+	var fieldErrs Errors
+	if errors.As(err, &fieldErrs) {
+		// Each names its field and line, as Validate's do; the caller
+		// names the file.
+		return nil, err
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -156,17 +163,29 @@ var (
 	quotedValueRe  = regexp.MustCompile("`[^`]*`")
 )
 
-// Parse decodes YAML strictly: unknown keys are errors naming the key and
-// its line. It reads the environment for nothing and writes nothing.
+// Parse decodes YAML strictly: an unknown key, or a value of the wrong
+// form, is an error naming the field path and its line. It reads the
+// environment for nothing and writes nothing.
 func Parse(r io.Reader) (*Config, error) {
 	data, err := io.ReadAll(r)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	s := &shape{}
+	s.walk(&root, reflect.TypeOf(Config{}), "", 1)
+	if len(s.errs) > 0 {
+		return nil, s.errs
+	}
 	c := &Config{}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) {
+		// The shape check above finds what a type error would report; this
+		// is a safety net that keeps values out of the message all the same.
 		var te *yaml.TypeError
 		if errors.As(err, &te) {
 			msgs := make([]string, 0, len(te.Errors))
@@ -182,11 +201,8 @@ func Parse(r io.Reader) (*Config, error) {
 		}
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	var root yaml.Node
-	if err := yaml.Unmarshal(data, &root); err == nil {
-		c.lines = map[string]int{}
-		indexLines(&root, "", c.lines)
-	}
+	c.lines = map[string]int{}
+	indexLines(&root, "", c.lines)
 	return c, nil
 }
 
@@ -198,6 +214,10 @@ func indexLines(n *yaml.Node, path string, out map[string]int) {
 			indexLines(c, path, out)
 		}
 	case yaml.MappingNode:
+		if path == "" {
+			// The top level's line, for a top-level key that is missing.
+			out[""] = n.Line
+		}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, v := n.Content[i], n.Content[i+1]
 			p := k.Value

@@ -101,13 +101,17 @@ func TestConfigErrors(t *testing.T) {
 	}{
 		{"unknown key", func(s string) string {
 			return strings.Replace(s, "  allowV1: false", "  allowV1: false\n  alowV2: true", 1)
-		}, nil, `line 10: unknown key "alowV2"`},
-		{"unknown top key", func(s string) string { return s + "refersh: 5m\n" }, nil, `unknown key "refersh"`},
-		{"bad type", func(s string) string { return strings.Replace(s, "allowV1: false", "allowV1: maybe", 1) }, nil, "line 9"},
+		}, config.ErrUnknownKey, `imds.alowV2 (line 10): is not a known key: did you mean allowV1?`},
+		{"unknown top key", func(s string) string { return s + "refersh: 5m\n" }, config.ErrUnknownKey, `refersh (line 48): is not a known key`},
+		{"bad type", func(s string) string { return strings.Replace(s, "allowV1: false", "allowV1: maybe", 1) }, config.ErrType, "imds.allowV1 (line 9): must be true or false (got text)"},
 		{"token under the wrong key", func(s string) string {
 			return strings.Replace(s, "  clientId: project/example/credd\n", "  clientId: project/example/credd\n  authorizedScopes: super-secret-pasted-here\n", 1)
-		}, nil, "line 4: cannot unmarshal !!str (value hidden)"},
-		{"no rootUrl", func(s string) string { return strings.Replace(s, "rootUrl: https://tc.example.com\n", "", 1) }, config.ErrRequired, "rootUrl: is required"},
+		}, config.ErrType, "credentials.authorizedScopes (line 4): must be a list of strings (got text)"},
+		{"no rootUrl", func(s string) string { return strings.Replace(s, "rootUrl: https://tc.example.com\n", "", 1) }, config.ErrRequired, "rootUrl (line 1): is required"},
+		{"no bucket", func(s string) string {
+			return strings.Replace(s, "    bucket: my-bucket\n    prefix: builds/", "    prefix: builds/", 1)
+		}, config.ErrRequired, "aws[0].bucket (line 12): is required"},
+		{"syntax", func(s string) string { return strings.Replace(s, "  allowV1: false", "  allowV1: [false", 1) }, nil, "config: yaml: line "},
 		{"rootUrl path", func(s string) string { return strings.Replace(s, "tc.example.com", "tc.example.com/api", 1) }, config.ErrInvalid, "rootUrl (line 1)"},
 		{"no token", func(s string) string { return strings.Replace(s, "  accessToken: super-secret-token-value\n", "", 1) }, config.ErrRequired, "credentials.accessToken"},
 		{"token twice", func(s string) string {

@@ -37,6 +37,10 @@ func (e *FieldError) Error() string {
 	if e.Line > 0 {
 		where = fmt.Sprintf("%s (line %d)", e.Field, e.Line)
 	}
+	if e.Err == ErrType {
+		// The detail says it all: the form needed and the kind found.
+		return fmt.Sprintf("%s: %s", where, e.Detail)
+	}
 	if e.Detail != "" {
 		return fmt.Sprintf("%s: %v: %s", where, e.Err, e.Detail)
 	}
@@ -124,12 +128,12 @@ type validator struct {
 }
 
 func (v *validator) fail(field string, err error, detail string, args ...any) {
-	v.errs = append(v.errs, &FieldError{Field: field, Line: v.c.lines[field], Err: err, Detail: fmt.Sprintf(detail, args...)})
+	v.errs = append(v.errs, &FieldError{Field: field, Line: v.c.Line(field), Err: err, Detail: fmt.Sprintf(detail, args...)})
 }
 
 func (v *validator) warnf(field, format string, args ...any) {
 	where := field
-	if l := v.c.lines[field]; l > 0 {
+	if l := v.c.Line(field); l > 0 {
 		where = fmt.Sprintf("%s (line %d)", field, l)
 	}
 	v.warn = append(v.warn, where+": "+fmt.Sprintf(format, args...))
@@ -416,5 +420,23 @@ func (c *Config) AccessToken() (secret.String, error) {
 	return secret.New(tok), nil
 }
 
-// Lines exposes the line index for callers that report their own errors.
-func (c *Config) Line(field string) int { return c.lines[field] }
+// Line is the line of a field, for callers that report their own errors.
+// A field the file leaves out has the line of the nearest enclosing item
+// or mapping that it has ("aws[0].bucket" that of "aws[0]", a missing
+// top-level key that of the top level), so every message points into the
+// file; 0 only when the file has none of them.
+func (c *Config) Line(field string) int {
+	for {
+		if l, ok := c.lines[field]; ok {
+			return l
+		}
+		if field == "" {
+			return 0
+		}
+		cut := strings.LastIndexAny(field, ".[")
+		if cut < 0 {
+			cut = 0
+		}
+		field = field[:cut]
+	}
+}
