@@ -10,8 +10,8 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/taskcluster/tc-credd/internal/metadata"
 	"github.com/taskcluster/tc-credd/internal/refresher"
+	"github.com/taskcluster/tc-credd/internal/status"
 )
 
 // statusDoc is what show reads of the ops listener's /v1/status. The
@@ -21,16 +21,10 @@ type statusDoc struct {
 	Ready         bool              `json:"ready"`
 	Version       string            `json:"version"`
 	UptimeSeconds *float64          `json:"uptimeSeconds"`
-	LastReload    *reloadStatus     `json:"lastReload"`
-	Client        *metadata.Client  `json:"client"`
+	LastReload    *status.Reload    `json:"lastReload"`
+	Client        *status.Client    `json:"client"`
 	Sources       []refresher.State `json:"sources"`
 	Sinks         []sinkStatus      `json:"sinks"`
-}
-
-type reloadStatus struct {
-	Time  time.Time `json:"time"`
-	OK    bool      `json:"ok"`
-	Error string    `json:"error"`
 }
 
 type sinkStatus struct {

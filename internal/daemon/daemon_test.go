@@ -455,7 +455,7 @@ func TestStatusPageShowsDaemon(t *testing.T) {
 	f.reload <- struct{}{}
 	f.waitLog("config reload failed; the running config stays in force", 1)
 	last, _ := statusPage()["lastReload"].(map[string]any)
-	if last["ok"] != false || !strings.Contains(fmt.Sprint(last["error"]), `unknown key "bogus"`) || last["time"] == nil {
+	if last["ok"] != false || !strings.Contains(fmt.Sprint(last["error"]), "bogus (line 1): is not a known key") || last["time"] == nil {
 		t.Fatalf("lastReload after a failed reload: %v", last)
 	}
 	f.write(f.config("opsListen: 127.0.0.1:0\n"))
