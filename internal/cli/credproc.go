@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -70,16 +71,12 @@ func (e env) credentialProcess(args []string) int {
 // ready exits 0 when the running daemon's /readyz says every source holds
 // a credential: a probe for images without curl.
 func (e env) ready(args []string) int {
-	cfg, _, code := e.configCommand("ready", "config file of the running daemon (or TC_CREDD_CONFIG)", "", args)
-	if cfg == nil {
+	ops, code := e.opsListen("ready", args)
+	if ops == "" {
 		return code
 	}
-	if cfg.OpsListen == "" {
-		fmt.Fprintln(e.stderr, "tc-credd ready: the config has no opsListen")
-		return ExitUsage
-	}
 	client := &http.Client{Timeout: 3 * time.Second}
-	resp, err := client.Get("http://" + cfg.OpsListen + "/readyz")
+	resp, err := client.Get("http://" + ops + "/readyz")
 	if err != nil {
 		fmt.Fprintln(e.stderr, "tc-credd ready:", err)
 		return ExitFailure
@@ -92,4 +89,23 @@ func (e env) ready(args []string) int {
 	}
 	fmt.Fprintln(e.stdout, "ready")
 	return ExitOK
+}
+
+// opsListen loads the config of a command that asks the running daemon's
+// ops listener, and returns that listener's address; "" comes with the
+// exit code to return.
+func (e env) opsListen(name string, args []string) (string, int) {
+	cfg, _, code := e.configCommand(name, "config file of the running daemon (or TC_CREDD_CONFIG)", "", args)
+	if cfg == nil {
+		return "", code
+	}
+	if cfg.OpsListen == "" {
+		fmt.Fprintf(e.stderr, "tc-credd %s: the config has no opsListen, so the daemon serves no status: set opsListen (e.g. 127.0.0.1:8766) and restart it\n", name)
+		return "", ExitUsage
+	}
+	if _, port, err := net.SplitHostPort(cfg.OpsListen); err == nil && port == "0" {
+		fmt.Fprintf(e.stderr, "tc-credd %s: opsListen %s lets the daemon pick a port that only it knows: set a fixed port\n", name, cfg.OpsListen)
+		return "", ExitUsage
+	}
+	return cfg.OpsListen, ExitOK
 }

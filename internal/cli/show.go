@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"strings"
 	"text/tabwriter"
@@ -37,19 +36,11 @@ type sinkStatus struct {
 // show prints the running daemon's sources and sinks as tables, read from
 // /v1/status on its ops listener: what /v1/status says, for a person.
 func (e env) show(args []string) int {
-	cfg, _, code := e.configCommand("show", "config file of the running daemon (or TC_CREDD_CONFIG)", "", args)
-	if cfg == nil {
+	ops, code := e.opsListen("show", args)
+	if ops == "" {
 		return code
 	}
-	if cfg.OpsListen == "" {
-		fmt.Fprintln(e.stderr, "tc-credd show: the config has no opsListen, so the daemon serves no status: set opsListen (e.g. 127.0.0.1:8766) and restart it")
-		return ExitUsage
-	}
-	if _, port, err := net.SplitHostPort(cfg.OpsListen); err == nil && port == "0" {
-		fmt.Fprintf(e.stderr, "tc-credd show: opsListen %s lets the daemon pick a port that only it knows: set a fixed port\n", cfg.OpsListen)
-		return ExitUsage
-	}
-	doc, err := fetchStatus(cfg.OpsListen)
+	doc, err := fetchStatus(ops)
 	if err != nil {
 		fmt.Fprintln(e.stderr, "tc-credd show:", err)
 		return ExitFailure
