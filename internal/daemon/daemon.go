@@ -85,16 +85,16 @@ type listener struct {
 
 // Daemon is a running tc-credd.
 type Daemon struct {
-	o       Options
-	log     *zap.Logger
-	clk     clock.Clock
-	cfg     *config.Config
-	fetcher *swapFetcher
-	r       *refresher.Refresher
-	token   *localtoken.Token
-	metrics *metrics.Metrics
-	sinks   *sink.Runner
-	client  atomic.Pointer[status.Client] // the Taskcluster credentials in use
+	o          Options
+	log        *zap.Logger
+	clk        clock.Clock
+	cfg        *config.Config
+	fetcher    *swapFetcher
+	r          *refresher.Refresher
+	token      *localtoken.Token
+	metrics    *metrics.Metrics
+	sinks      *sink.Runner
+	client     atomic.Pointer[status.Client] // the Taskcluster credentials in use
 	started    time.Time
 	lastReload atomic.Pointer[status.Reload]
 
