@@ -539,32 +539,6 @@ func TestNewValidatesRootURL(t *testing.T) {
 	}
 }
 
-func TestOptionsFromEnv(t *testing.T) {
-	t.Setenv("TASKCLUSTER_ROOT_URL", "https://tc.example.com")
-	t.Setenv("TASKCLUSTER_CLIENT_ID", "me")
-	t.Setenv("TASKCLUSTER_ACCESS_TOKEN", "sekrit-token-value")
-	t.Setenv("TASKCLUSTER_CERTIFICATE", `{"version":1,"scopes":["a"],"start":1,"expiry":2,"seed":"s","signature":"x"}`)
-	o, err := authclient.OptionsFromEnv()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if o.RootURL != "https://tc.example.com" || o.Credentials.ClientID != "me" || o.Credentials.AccessToken.Reveal() != "sekrit-token-value" || o.Credentials.Certificate == nil || o.Credentials.Certificate.Scopes[0] != "a" {
-		t.Errorf("OptionsFromEnv = %+v", o)
-	}
-	if s := fmt.Sprintf("%v %+v %#v", o, o, o.Credentials); strings.Contains(s, "sekrit") {
-		t.Errorf("options leak the token: %s", s)
-	}
-	t.Setenv("TASKCLUSTER_CERTIFICATE", "not json")
-	if _, err := authclient.OptionsFromEnv(); err == nil {
-		t.Error("bad certificate accepted")
-	}
-	t.Setenv("TASKCLUSTER_CLIENT_ID", "")
-	o, err = authclient.OptionsFromEnv()
-	if err != nil || o.Credentials != nil {
-		t.Errorf("no clientId must mean anonymous: %+v %v", o, err)
-	}
-}
-
 func TestStaleTimestampReportsSkew(t *testing.T) {
 	e := newEnv(t, authtest.Options{})
 	tok := e.fake.AddClient("c", "auth:sentry:*")
