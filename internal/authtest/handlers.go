@@ -16,7 +16,7 @@ import (
 )
 
 func (s *Server) ping(c *call) {
-	c.ok(map[string]any{"alive": true, "uptime": s.now().Sub(time.Unix(0, 0)).Seconds()})
+	c.ok(map[string]any{"alive": true, "uptime": s.now().Sub(s.started).Seconds()})
 }
 
 func emptyReply(c *call) { c.ok(map[string]any{}) }

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
-	"sort"
 	"strings"
 
 	"github.com/gorilla/mux"
@@ -75,9 +74,9 @@ type call struct {
 	w        http.ResponseWriter
 	r        *http.Request
 	name     string
-	params   map[string]string // URL parameters, decoded
-	text     []byte            // the body, if it was sent as JSON
-	payload  any               // the parsed body, or {}
+	params   params
+	text     []byte // the body, if it was sent as JSON
+	payload  any    // the parsed body, or {}
 	override map[string]*Client
 
 	authed  bool
@@ -85,7 +84,7 @@ type call struct {
 	authErr string
 }
 
-func (c *call) param(key string) string { return c.params[key] }
+func (c *call) param(key string) string { return c.params.vals[key] }
 
 func (c *call) fail(status int, code, msg string) {
 	c.s.errorReply(c.w, status, code, msg, c.name, c.params, c.payload)
@@ -178,10 +177,13 @@ func static(scope string) func(map[string]string) any {
 
 func (s *Server) routes() http.Handler {
 	r := mux.NewRouter().UseEncodedPath()
-	r.NotFoundHandler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Date", s.now().UTC().Format(http.TimeFormat))
-		s.errorReply(w, http.StatusNotFound, "ResourceNotFound", "No such API endpoint", "", map[string]string{}, map[string]any{})
+	// The service's web framework answers any other path, or a known path
+	// with another method, with this 404.
+	notFound := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.commonHeaders(w, r)
+		s.writeJSON(w, http.StatusNotFound, map[string]string{"error": "Not found"})
 	})
+	r.NotFoundHandler, r.MethodNotAllowedHandler = notFound, notFound
 	api := r.PathPrefix("/api/auth/v1").Subrouter()
 	get, put, post, del := http.MethodGet, http.MethodPut, http.MethodPost, http.MethodDelete
 	pages := map[string]query{"continuationToken": qToken, "limit": qLimit}
@@ -249,10 +251,8 @@ const maxPayload = 10 << 20
 // depend on the URL alone, URL parameters, query string, payload schema.
 func (s *Server) endpoint(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// The reply's Date follows the service's clock, so a test can set
-		// the service apart from the client's clock.
-		w.Header().Set("Date", s.now().UTC().Format(http.TimeFormat))
-		c := &call{s: s, w: w, r: r, name: rt.name, params: decodedVars(r), payload: map[string]any{}}
+		s.commonHeaders(w, r)
+		c := &call{s: s, w: w, r: r, name: rt.name, params: decodedVars(r, rt.path), payload: map[string]any{}}
 		if f, release := s.takeFault(rt.name); s.applyFault(c, f, release) {
 			return
 		}
@@ -262,7 +262,7 @@ func (s *Server) endpoint(rt route) http.Handler {
 		if rt.override != nil {
 			c.override = rt.override(c)
 		}
-		if rt.urlScopes != nil && !c.authorize(rt.urlScopes(c.params)) {
+		if rt.urlScopes != nil && !c.authorize(rt.urlScopes(c.params.vals)) {
 			return
 		}
 		if !c.validParams() || !c.validQuery(rt.query) || !c.validPayload(rt) {
@@ -272,15 +272,40 @@ func (s *Server) endpoint(rt route) http.Handler {
 	})
 }
 
-func decodedVars(r *http.Request) map[string]string {
-	out := map[string]string{}
-	for k, v := range mux.Vars(r) {
+// commonHeaders sets what every reply carries. The Date follows the
+// service's clock, so a test can set the service apart from the client's
+// clock; the API forbids caching.
+func (s *Server) commonHeaders(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Date", s.now().UTC().Format(http.TimeFormat))
+	if strings.HasPrefix(r.URL.Path, "/api/auth/v1/") {
+		w.Header().Set("Cache-Control", "no-store no-cache must-revalidate")
+	}
+}
+
+// params holds URL parameters, decoded, in the order the route names them
+// (the order the service reports invalid ones in).
+type params struct {
+	keys []string
+	vals map[string]string
+}
+
+// MarshalJSON writes the parameters as an object, for requestInfo.
+func (p params) MarshalJSON() ([]byte, error) { return json.Marshal(p.vals) }
+
+var routeVarRe = regexp.MustCompile(`\{(\w+)`)
+
+func decodedVars(r *http.Request, path string) params {
+	p := params{vals: map[string]string{}}
+	vars := mux.Vars(r)
+	for _, m := range routeVarRe.FindAllStringSubmatch(path, -1) {
+		v := vars[m[1]]
 		if d, err := url.PathUnescape(v); err == nil {
 			v = d
 		}
-		out[k] = v
+		p.keys = append(p.keys, m[1])
+		p.vals[m[1]] = v
 	}
-	return out
+	return p
 }
 
 // parseBody keeps a JSON body as text and value. A body of another type
@@ -319,18 +344,13 @@ func isJSON(r *http.Request) bool {
 
 func (c *call) validParams() bool {
 	var errs []string
-	keys := make([]string, 0, len(c.params))
-	for k := range c.params {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range c.params.keys {
 		p, ok := routeParams[c.name][k]
 		if !ok {
 			p, ok = serviceParams[k]
 		}
-		if ok && !p.valid(c.params[k]) {
-			errs = append(errs, "URL parameter '"+k+"' given as '"+c.params[k]+"' must match regular expression: '"+p.js+"'")
+		if v := c.params.vals[k]; ok && !p.valid(v) {
+			errs = append(errs, "URL parameter '"+k+"' given as '"+v+"' must match regular expression: '"+p.js+"'")
 		}
 	}
 	if len(errs) > 0 {
@@ -342,11 +362,14 @@ func (c *call) validParams() bool {
 
 func (c *call) validQuery(allowed map[string]query) bool {
 	q := c.r.URL.Query()
-	keys := make([]string, 0, len(q))
-	for k := range q {
-		keys = append(keys, k)
+	// In the order the keys first appear, as the service reports them.
+	var keys []string
+	for _, kv := range strings.Split(c.r.URL.RawQuery, "&") {
+		k, _, _ := strings.Cut(kv, "=")
+		if k, err := url.QueryUnescape(k); err == nil && k != "" && !contains(keys, k) {
+			keys = append(keys, k)
+		}
 	}
-	sort.Strings(keys)
 	var errs []string
 	for _, k := range keys {
 		rule, ok := allowed[k]

@@ -75,6 +75,7 @@ type role struct {
 type Server struct {
 	o       Options
 	handler http.Handler
+	started time.Time
 
 	mu      sync.Mutex
 	clients map[string]*Client
@@ -115,6 +116,7 @@ func New(o Options) *Server {
 	}
 	s := &Server{
 		o:       o,
+		started: o.Now(),
 		clients: map[string]*Client{},
 		roles:   map[string]*role{},
 		tables:  map[string]map[string]bool{},
@@ -252,7 +254,7 @@ func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
 // errorReply writes the service's error body: the message with its
 // "---" footer, and requestInfo with the method, the URL parameters, the
 // payload and the time.
-func (s *Server) errorReply(w http.ResponseWriter, status int, code, message, method string, params map[string]string, payload any) {
+func (s *Server) errorReply(w http.ResponseWriter, status int, code, message, method string, params any, payload any) {
 	now := jsTime(s.now())
 	message = fmt.Sprintf("%s\n\n---\n\n* method:     %s\n* errorCode:  %s\n* statusCode: %d\n* time:       %s", message, method, code, status, now)
 	s.writeJSON(w, status, map[string]any{

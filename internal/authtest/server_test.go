@@ -1,6 +1,7 @@
 package authtest_test
 
 import (
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -73,12 +74,46 @@ func TestUnknownQueryAndBadPayload(t *testing.T) {
 	if resp.StatusCode != 400 || !strings.Contains(string(body), "MalformedPayload") {
 		t.Errorf("non-JSON payload: %d %s", resp.StatusCode, body)
 	}
-	resp, err = http.Get(srv.URL + "/api/auth/v1/no/such/endpoint")
+	// The web framework's own 404, for an unknown path or method.
+	for _, c := range []struct{ method, path string }{{"GET", "/api/auth/v1/no/such/endpoint"}, {"DELETE", "/api/auth/v1/ping"}} {
+		req, _ := http.NewRequest(c.method, srv.URL+c.path, nil)
+		resp, err = http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 404 || strings.TrimSpace(string(body)) != `{"error":"Not found"}` || resp.Header.Get("Cache-Control") != "no-store no-cache must-revalidate" {
+			t.Errorf("%s %s: %d %s %v", c.method, c.path, resp.StatusCode, body, resp.Header)
+		}
+	}
+}
+
+// Invalid URL parameters are reported together, in the route's order.
+func TestInvalidParametersInRouteOrder(t *testing.T) {
+	fake := authtest.New(authtest.Options{})
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	tok := fake.AddClient("c", "auth:azure-table:*")
+	u, _ := url.Parse(srv.URL + "/api/auth/v1/azure/ACCOUNT/table/x/read-everything")
+	hdr, err := (&hawk.Credentials{ClientID: "c", AccessToken: tok}).Header("GET", u, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != 404 {
-		t.Errorf("unknown endpoint: %d", resp.StatusCode)
+	req, _ := http.NewRequest("GET", u.String(), nil)
+	req.Header.Set("Authorization", hdr)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct{ Code, Message string }
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	want := "Invalid URL patterns:\n" +
+		"URL parameter 'account' given as 'ACCOUNT' must match regular expression: '/^[a-z0-9]{3,24}$/'\n" +
+		"URL parameter 'table' given as 'x' must match regular expression: '/^[A-Za-z][A-Za-z0-9]{2,62}$/'\n" +
+		"URL parameter 'level' given as 'read-everything' must match regular expression: '/^(read-write|read-only)$/'\n\n---"
+	if resp.StatusCode != 400 || body.Code != "InvalidRequestArguments" || !strings.HasPrefix(body.Message, want) {
+		t.Errorf("%d %s %q", resp.StatusCode, body.Code, body.Message)
 	}
 }
