@@ -183,7 +183,12 @@ func (s *Server) resolve(id, rawExt string, lookup func(string) *Client, expand 
 	expires := issuer.Expires
 	if cert != nil {
 		if err := cert.Validate(id, now); err != nil {
-			return nil, deny(err.Error())
+			msg := err.Error()
+			if strings.HasPrefix(msg, "ext.certificate.scopes must be printable") {
+				// The service words it as its check of each scope.
+				msg = "ext.certificate.scopes must be an array of valid scopes"
+			}
+			return nil, deny(msg)
 		}
 		if cert.Issuer != "" && !scopes.Satisfies(effective, "auth:create-client:"+id) {
 			return nil, deny("ext.certificate issuer `" + issuerID + "` doesn't have `auth:create-client:" + id + "` for supplied clientId.")

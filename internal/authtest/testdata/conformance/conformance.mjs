@@ -123,6 +123,10 @@ const notAllowed = taskcluster.createTemporaryCredentials({
 await expectError('named temporary without auth:create-client', () => auth(notAllowed).currentScopes(), 401, 'AuthenticationFailed', 'currentScopes',
   m => m.startsWith(`ext.certificate issuer \`${clients.reader.clientId}\` doesn't have \`auth:create-client:elsewhere/named\` for supplied clientId.`));
 
+const badScope = taskcluster.createTemporaryCredentials({ scopes: ['caf\u00e9'], expiry: new Date(now + 3600e3), credentials: clients.admin });
+await expectError('temporary credentials with a non-ASCII scope', () => auth(badScope).currentScopes(), 401, 'AuthenticationFailed', 'currentScopes',
+  m => m.startsWith('ext.certificate.scopes must be an array of valid scopes\n'));
+
 // --- authorizedScopes.
 const restricted = auth(clients.admin, { authorizedScopes: ['auth:sentry:p', 'auth:current-scopes'] });
 check('authorizedScopes: currentScopes', same((await restricted.currentScopes()).scopes, ['assume:anonymous', 'auth:current-scopes', 'auth:sentry:p']), null);
