@@ -89,8 +89,12 @@ func (s *Server) authenticate(in hawkInput, override map[string]*Client) (*calle
 	}
 	if hasBewit {
 		if berr != nil {
-			if errors.Is(berr, hawk.ErrMissingAttrs) {
+			// The bewit parser's words for its two shared failures.
+			switch {
+			case errors.Is(berr, hawk.ErrMissingAttrs):
 				return nil, deny("Bad Request: Missing bewit attributes")
+			case errors.Is(berr, hawk.ErrHeaderTooLong):
+				return nil, deny("Bad Request: Resource path exceeds max length")
 			}
 			return nil, deny(hawkMessage(berr))
 		}
