@@ -67,7 +67,7 @@ func (s *Server) listClients(c *call) {
 	}
 	s.mu.Unlock()
 	if !ok {
-		c.fail(http.StatusBadRequest, "InputError", "invalid continuationToken")
+		c.fail(http.StatusBadRequest, "InputError", "Invalid continuation token")
 		return
 	}
 	c.ok(withToken(map[string]any{"clients": out}, next))
@@ -309,7 +309,7 @@ func (s *Server) rolePage(c *call, key string, item func(*role) any) {
 	}
 	s.mu.Unlock()
 	if !ok {
-		c.fail(http.StatusBadRequest, "InputError", "invalid continuationToken")
+		c.fail(http.StatusBadRequest, "InputError", "Invalid continuationToken")
 		return
 	}
 	c.ok(withToken(map[string]any{key: out}, next))
@@ -510,11 +510,12 @@ func (s *Server) azureList(kind string) handler {
 		}
 		s.mu.Unlock()
 		sort.Strings(names)
-		page, next, ok := paginate(names, c.r.URL.Query().Get("continuationToken"), "")
-		if !ok {
-			c.fail(http.StatusBadRequest, "InputError", "invalid continuationToken")
-			return
+		// Azure's marker is a name: listing resumes at the first name
+		// from it on, whether or not that name exists.
+		if tok := c.r.URL.Query().Get("continuationToken"); tok != "" {
+			names = names[sort.SearchStrings(names, tok):]
 		}
+		page, next, _ := paginate(names, "", "")
 		c.ok(withToken(map[string]any{kind + "s": nonNil(page)}, next))
 	}
 }

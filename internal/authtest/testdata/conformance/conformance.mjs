@@ -158,6 +158,7 @@ check('azureAccounts', same(accounts.accounts, [azureAccount]), accounts);
 const tableSAS = await admin.azureTableSAS(azureAccount, 'ConformanceTable', 'read-write');
 check('azureTableSAS', typeof tableSAS.sas === 'string' && isISO(tableSAS.expiry), Object.keys(tableSAS));
 check('azureTables', (await admin.azureTables(azureAccount)).tables.includes('ConformanceTable'), null);
+check('azureTables from a marker', (await admin.azureTables(azureAccount, { continuationToken: 'Conformance' })).tables.includes('ConformanceTable'), null);
 const contSAS = await admin.azureContainerSAS(azureAccount, 'conformance-container', 'read-only');
 check('azureContainerSAS', typeof contSAS.sas === 'string' && isISO(contSAS.expiry), Object.keys(contSAS));
 check('azureContainers', Array.isArray((await admin.azureContainers(azureAccount)).containers), null);
@@ -220,6 +221,8 @@ check('enableClient', (await admin.enableClient('conformance/lifecycle')).disabl
 check('enabled client authenticates', Array.isArray((await renewed.currentScopes()).scopes), null);
 const listed = await admin.listClients({ prefix: 'conformance/life' });
 check('listClients', same(listed.clients.map(c => c.clientId), ['conformance/lifecycle']), listed);
+await expectError('listClients with a bad token', () => admin.listClients({ continuationToken: '!!!' }), 400, 'InputError', 'listClients',
+  m => m.startsWith('Invalid continuation token\n'));
 check('deleteClient', (await fails(() => admin.deleteClient('conformance/lifecycle'))).statusCode === 200, null);
 await expectError('client after delete', () => admin.client('conformance/lifecycle'), 404, 'ResourceNotFound', 'client', m => m.startsWith('Client not found\n'));
 
@@ -238,6 +241,8 @@ await expectError('updateRole missing', () => admin.updateRole('conformance-none
 check('listRoles', (await admin.listRoles()).some(r => r.roleId === 'conformance-role'), null);
 check('listRoles2', (await admin.listRoles2()).roles.some(r => r.roleId === 'conformance-role'), null);
 check('listRoleIds', (await admin.listRoleIds()).roleIds.includes('conformance-role'), null);
+await expectError('listRoles2 with a bad token', () => admin.listRoles2({ continuationToken: '!!!' }), 400, 'InputError', 'listRoles2',
+  m => m.startsWith('Invalid continuationToken\n'));
 const expanded = await admin.expandScopes({ scopes: ['queue:b', 'assume:conformance-role', 'auth:sentry:x', 'queue:a'] });
 check('expandScopes sorted and normalized', same(expanded.scopes, ['assume:conformance-role', 'auth:sentry:*', 'queue:a', 'queue:b', 'queue:z']), expanded);
 await expectError('expandScopes with a repeated scope', () => admin.expandScopes({ scopes: ['a', 'a'] }), 400, 'InputValidationError', 'expandScopes',
