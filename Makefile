@@ -4,6 +4,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 LDFLAGS  := -s -w -X github.com/taskcluster/tc-credd/internal/cli.Version=$(VERSION)
 BIN      := bin/tc-credd
 INTEROP  := internal/hawk/testdata/interop
+CONFORM  := internal/authtest/testdata/conformance
 NFPM     := $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2
 # Package versions must sort: a release tag vX.Y.Z, else 0.1.0~dev.<commit>.
 PKG_VERSION ?= $(shell git describe --tags --exact-match --match 'v*' 2>/dev/null | sed 's/^v//' | grep . || echo 0.1.0~dev.$$(git rev-parse --short HEAD 2>/dev/null || echo 0))
@@ -13,11 +14,14 @@ PKG_VERSION ?= $(shell git describe --tags --exact-match --match 'v*' 2>/dev/nul
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-deps: $(INTEROP)/node_modules/.package-lock.json ## install Go modules and the node packages tests use
+deps: $(INTEROP)/node_modules/.package-lock.json $(CONFORM)/node_modules/.package-lock.json ## install Go modules and the node packages tests use
 	$(GO) mod download
 
 $(INTEROP)/node_modules/.package-lock.json: $(INTEROP)/package-lock.json
 	npm ci --prefix $(INTEROP) --no-audit --no-fund
+
+$(CONFORM)/node_modules/.package-lock.json: $(CONFORM)/package-lock.json
+	npm ci --prefix $(CONFORM) --no-audit --no-fund
 
 build: ## build bin/tc-credd
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/tc-credd

@@ -13,12 +13,10 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/taskcluster/tc-credd/internal/hawk"
-	"github.com/taskcluster/tc-credd/internal/secret"
 )
 
 // Defaults follow the official clients (taskcluster-auth.md §10).
@@ -51,29 +49,6 @@ type Options struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Jitter returns a value in [0,1); defaults to math/rand/v2.
 	Jitter func() float64
-}
-
-// OptionsFromEnv reads the standard Taskcluster variables:
-// TASKCLUSTER_ROOT_URL, TASKCLUSTER_CLIENT_ID, TASKCLUSTER_ACCESS_TOKEN and
-// TASKCLUSTER_CERTIFICATE (JSON text, parsed here so that it is embedded
-// as an object).
-func OptionsFromEnv() (Options, error) {
-	o := Options{RootURL: os.Getenv("TASKCLUSTER_ROOT_URL")}
-	id := os.Getenv("TASKCLUSTER_CLIENT_ID")
-	if id == "" {
-		// As client-go does: no clientId means anonymous.
-		return o, nil
-	}
-	cert, err := hawk.ParseCertificate(os.Getenv("TASKCLUSTER_CERTIFICATE"))
-	if err != nil {
-		return o, fmt.Errorf("TASKCLUSTER_CERTIFICATE: %w", err)
-	}
-	o.Credentials = &hawk.Credentials{
-		ClientID:    id,
-		AccessToken: secret.New(os.Getenv("TASKCLUSTER_ACCESS_TOKEN")),
-		Certificate: cert,
-	}
-	return o, nil
 }
 
 // Client calls the Auth service. It is safe for concurrent use.

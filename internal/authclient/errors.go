@@ -45,51 +45,155 @@ func (e *Error) Error() string {
 	if first != "" {
 		msg += ": " + first
 	}
-	if m := e.MissingScopes(); len(m) > 0 {
-		msg += " (missing scope " + strings.Join(m, " or ") + ")"
+	if x := e.missing(); x != nil {
+		msg += " (missing " + x.describe() + ")"
 	}
 	return msg
 }
 
-// MissingScopes returns the scopes an InsufficientScopes error names. The
-// service templates them into the message as a JSON scope expression in
-// the first fenced block after "missing the following scopes".
+// MissingScopes returns the scopes an InsufficientScopes error names,
+// flattened in the order the service wrote them: one scope, or each scope
+// of an AnyOf/AllOf expression (see Error for which of them is needed).
 func (e *Error) MissingScopes() []string {
-	if e.Code != "InsufficientScopes" {
-		return nil
-	}
-	_, rest, ok := strings.Cut(e.Message, "missing the following scopes")
-	if !ok {
-		return nil
-	}
-	m := fenceRe.FindStringSubmatch(rest)
-	if m == nil {
-		return nil
-	}
-	var expr any
-	if err := json.Unmarshal([]byte(m[1]), &expr); err != nil {
+	x := e.missing()
+	if x == nil {
 		return nil
 	}
 	var out []string
-	flattenScopes(expr, &out)
+	x.flatten(&out)
 	return out
 }
 
-var fenceRe = regexp.MustCompile("(?s)```\\s*(.*?)\\s*```")
+// The service's InsufficientScopes message has two forms. With
+// credentials it names what is unsatisfied in a fenced block after
+// missingMarker; without any it only gives the whole requirement, after
+// requiredMarker, and then all of it is missing.
+const (
+	missingMarker  = "is missing the following scopes:"
+	requiredMarker = "Taskcluster credentials that satisfy the following scope expression:"
+)
 
-func flattenScopes(expr any, out *[]string) {
-	switch v := expr.(type) {
-	case string:
-		*out = append(*out, v)
-	case []any:
-		for _, x := range v {
-			flattenScopes(x, out)
-		}
-	case map[string]any:
-		for _, k := range []string{"AnyOf", "AllOf"} {
-			flattenScopes(v[k], out)
+// missing parses the unsatisfied scope expression out of the message.
+func (e *Error) missing() *scopeExpr {
+	if e.Code != "InsufficientScopes" {
+		return nil
+	}
+	for _, marker := range []string{missingMarker, requiredMarker} {
+		if _, rest, ok := strings.Cut(e.Message, marker); ok {
+			if block, ok := fencedBlock(rest); ok {
+				return parseScopeExpr(block)
+			}
 		}
 	}
+	return nil
+}
+
+// fencedBlock returns the text of the first ``` block in s. The service
+// writes the fence, a newline, the value and a newline before the closing
+// fence; the value itself never holds a newline unless it is JSON.
+func fencedBlock(s string) (string, bool) {
+	_, rest, ok := strings.Cut(s, "```\n")
+	if !ok {
+		return "", false
+	}
+	block, _, ok := strings.Cut(rest, "\n```")
+	return block, ok
+}
+
+// scopeExpr is a Taskcluster scope expression: a scope, or AnyOf/AllOf
+// of expressions.
+type scopeExpr struct {
+	scope string
+	op    string // "", "AnyOf" or "AllOf"
+	sub   []*scopeExpr
+}
+
+// parseScopeExpr reads the service's rendering of an expression: the
+// renderer inserts a lone scope as it is, and JSON-encodes anything else.
+// A block that does not decode as an expression is a scope, whatever its
+// first character.
+func parseScopeExpr(block string) *scopeExpr {
+	if strings.HasPrefix(block, "{") || strings.HasPrefix(block, "[") {
+		var v any
+		if json.Unmarshal([]byte(block), &v) == nil {
+			if x := exprFromJSON(v); x != nil {
+				return x
+			}
+		}
+	}
+	if block == "" {
+		return nil
+	}
+	return &scopeExpr{scope: block}
+}
+
+func exprFromJSON(v any) *scopeExpr {
+	switch t := v.(type) {
+	case string:
+		return &scopeExpr{scope: t}
+	case []any:
+		// Not what the service sends, but a plain list reads as AllOf.
+		return exprList("AllOf", t)
+	case map[string]any:
+		if len(t) != 1 {
+			return nil
+		}
+		for _, op := range []string{"AnyOf", "AllOf"} {
+			if list, ok := t[op].([]any); ok {
+				return exprList(op, list)
+			}
+		}
+	}
+	return nil
+}
+
+func exprList(op string, list []any) *scopeExpr {
+	x := &scopeExpr{op: op}
+	for _, item := range list {
+		sub := exprFromJSON(item)
+		if sub == nil {
+			return nil
+		}
+		x.sub = append(x.sub, sub)
+	}
+	return x
+}
+
+func (x *scopeExpr) flatten(out *[]string) {
+	if x.op == "" {
+		*out = append(*out, x.scope)
+		return
+	}
+	for _, s := range x.sub {
+		s.flatten(out)
+	}
+}
+
+// describe renders the expression for people: "scope a", "one of the
+// scopes a, b", "all of the scopes a, b", nesting in parentheses.
+func (x *scopeExpr) describe() string {
+	if x.op == "" {
+		return "scope " + x.scope
+	}
+	return x.text()
+}
+
+func (x *scopeExpr) text() string {
+	if x.op == "" {
+		return x.scope
+	}
+	parts := make([]string, len(x.sub))
+	for i, s := range x.sub {
+		parts[i] = s.text()
+		if s.op != "" {
+			parts[i] = "(" + parts[i] + ")"
+		}
+	}
+	word := "all"
+	if x.op == "AnyOf" {
+		word = "one"
+	}
+	return word + " of the scopes " + strings.Join(parts, ", ")
 }
 
 // IncidentID returns the incident id a 500 reply names, if any.

@@ -22,6 +22,7 @@ type caller struct {
 	Scopes   []string // expanded
 	Expires  time.Time
 	Scheme   string // "hawk" or "none"
+	Hash     string // the Authorization header's payload hash, if any
 }
 
 // authError is a 401 with the service's reason.
@@ -70,7 +71,7 @@ func requestInput(r *http.Request) hawkInput {
 func (s *Server) authenticate(in hawkInput, override map[string]*Client) (*caller, error) {
 	b, signed, hasBewit, berr := hawk.ExtractBewit(in.Resource)
 	if hasBewit && in.Authorization != "" {
-		return nil, deny("Cannot use two authentication schemes at once")
+		return nil, deny("Cannot use two authentication schemes at once this request has both bewit in querystring and 'authorization' header")
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -81,22 +82,31 @@ func (s *Server) authenticate(in hawkInput, override map[string]*Client) (*calle
 		return s.clients[id]
 	}
 	now := s.now()
+	// The service checks testAuthenticate's tester without its roles.
+	expand := s.expanded
+	if override != nil {
+		expand = sortedScopes
+	}
 	if hasBewit {
 		if berr != nil {
-			return nil, deny(berr.Error())
+			// The bewit parser's words for its two shared failures.
+			switch {
+			case errors.Is(berr, hawk.ErrMissingAttrs):
+				return nil, deny("Bad Request: Missing bewit attributes")
+			case errors.Is(berr, hawk.ErrHeaderTooLong):
+				return nil, deny("Bad Request: Resource path exceeds max length")
+			}
+			return nil, deny(hawkMessage(berr))
 		}
 		if m := strings.ToUpper(in.Method); m != http.MethodGet && m != http.MethodHead {
-			return nil, deny("Invalid method")
+			return nil, deny("Unauthorized: Invalid method")
 		}
-		if err := checkExpiry(b.Exp, now); err != nil {
-			return nil, err
-		}
-		ident, err := s.resolve(b.ID, b.Ext, lookup, now)
+		ident, err := s.resolve(b.ID, b.Ext, lookup, expand, now)
 		if err != nil {
 			return nil, err
 		}
 		if err := hawk.VerifyBewit(b, ident.key.Reveal(), hawk.Request{Method: "GET", Resource: signed, Host: in.Host, Port: in.Port}, now); err != nil {
-			return nil, deny(err.Error())
+			return nil, deny(hawkMessage(err))
 		}
 		return &ident.caller, nil
 	}
@@ -105,26 +115,33 @@ func (s *Server) authenticate(in hawkInput, override map[string]*Client) (*calle
 	}
 	a, err := hawk.ParseHeader(in.Authorization)
 	if err != nil {
-		return nil, deny(err.Error())
+		return nil, deny(hawkMessage(err))
 	}
-	ident, err := s.resolve(a.ID, a.Ext, lookup, now)
+	ident, err := s.resolve(a.ID, a.Ext, lookup, expand, now)
 	if err != nil {
 		return nil, err
 	}
 	if err := hawk.VerifyHeader(a, ident.key.Reveal(), hawk.Request{Method: in.Method, Resource: in.Resource, Host: in.Host, Port: in.Port}, now, Skew); err != nil {
-		if errors.Is(err, hawk.ErrStaleTimestamp) {
-			return nil, deny("Unauthorized: Stale timestamp")
-		}
-		return nil, deny(err.Error())
+		return nil, deny(hawkMessage(err))
 	}
-	return &ident.caller, nil
+	who := ident.caller
+	who.Hash = a.Hash
+	return &who, nil
 }
 
-func checkExpiry(exp int64, now time.Time) error {
-	if exp*1000 <= now.UnixMilli() {
-		return deny(hawk.ErrBewitExpired.Error())
+// hawkMessage words a failure of the Hawk layer as the service passes it
+// on: the HTTP reason of the hawk library's error, a colon, its message.
+func hawkMessage(err error) string {
+	msg := err.Error()
+	switch {
+	case strings.HasPrefix(msg, "Unauthorized:"):
+		// Not a Hawk header at all: the library gives no message, so
+		// its reason stands twice.
+		return "Unauthorized: Unauthorized"
+	case errors.Is(err, hawk.ErrBadMAC), errors.Is(err, hawk.ErrStaleTimestamp), errors.Is(err, hawk.ErrBewitExpired), msg == "Empty bewit":
+		return "Unauthorized: " + msg
 	}
-	return nil
+	return "Bad Request: " + msg
 }
 
 // resolve finds the MAC key and the effective scopes for a Hawk id and
@@ -137,7 +154,7 @@ type identity struct {
 	caller
 }
 
-func (s *Server) resolve(id, rawExt string, lookup func(string) *Client, now time.Time) (*identity, error) {
+func (s *Server) resolve(id, rawExt string, lookup func(string) *Client, expand func([]string) []string, now time.Time) (*identity, error) {
 	ext, err := hawk.ParseExt(rawExt)
 	if err != nil {
 		return nil, deny(err.Error())
@@ -159,30 +176,38 @@ func (s *Server) resolve(id, rawExt string, lookup func(string) *Client, now tim
 	issuer := lookup(issuerID)
 	switch {
 	case issuer == nil:
-		return nil, deny("Client ID " + issuerID + " does not exist")
+		return nil, deny("Client with clientId '" + issuerID + "' not found")
 	case issuer.Disabled:
-		return nil, deny("Client ID " + issuerID + " is disabled")
-	case !issuer.Expires.After(now):
-		return nil, deny("Client ID " + issuerID + " has expired")
+		return nil, deny("Client with clientId '" + issuerID + "' is disabled")
+	case issuer.Expires.Before(now):
+		return nil, deny("Client with clientId: '" + issuerID + "' has expired")
 	}
 	key := issuer.AccessToken
-	effective := s.expanded(issuer.Scopes)
+	effective := expand(issuer.Scopes)
 	expires := issuer.Expires
 	if cert != nil {
 		if err := cert.Validate(id, now); err != nil {
-			return nil, deny(err.Error())
-		}
-		if !cert.VerifySignature(id, issuer.AccessToken) {
-			return nil, deny("ext.certificate.signature is not valid")
+			msg := err.Error()
+			if strings.HasPrefix(msg, "ext.certificate.scopes must be printable") {
+				// The service words it as its check of each scope.
+				msg = "ext.certificate.scopes must be an array of valid scopes"
+			}
+			return nil, deny(msg)
 		}
 		if cert.Issuer != "" && !scopes.Satisfies(effective, "auth:create-client:"+id) {
-			return nil, deny("ext.certificate issuer " + issuerID + " doesn't have `auth:create-client:" + id + "` for supplied clientId.")
+			return nil, deny("ext.certificate issuer `" + issuerID + "` doesn't have `auth:create-client:" + id + "` for supplied clientId.")
 		}
 		if missing := scopes.Missing(effective, cert.Scopes); len(missing) > 0 {
-			return nil, deny("ext.certificate issuer " + issuerID + " doesn't have sufficient scopes: " + joinScopes(missing))
+			return nil, deny("ext.certificate issuer `" + issuerID + "` doesn't satisfy all certificate scopes " + strings.Join(cert.Scopes, ", ") + ".  The temporary credentials were not generated correctly.")
+		}
+		if !cert.VerifySignature(id, issuer.AccessToken) {
+			if cert.Issuer != "" {
+				return nil, deny("ext.certificate.signature is not valid, or wrong clientId provided")
+			}
+			return nil, deny("ext.certificate.signature is not valid")
 		}
 		key = hawk.TemporaryAccessToken(issuer.AccessToken, cert.Seed)
-		effective = s.expanded(cert.Scopes)
+		effective = expand(cert.Scopes)
 		if e := time.UnixMilli(cert.Expiry); e.Before(expires) {
 			expires = e
 		}
@@ -191,15 +216,16 @@ func (s *Server) resolve(id, rawExt string, lookup func(string) *Client, now tim
 		auth := *ext.AuthorizedScopes
 		for _, sc := range auth {
 			if !scopes.Valid(sc) {
-				return nil, deny("authorizedScopes must be valid scopes")
+				return nil, deny("ext.authorizedScopes must be an array of valid scopes")
 			}
 		}
-		withAnon := s.expanded(append(append([]string{}, effective...), "assume:anonymous"))
+		withAnon := expand(append(append([]string{}, effective...), "assume:anonymous"))
 		if missing := scopes.Missing(withAnon, auth); len(missing) > 0 {
-			return nil, deny("Supplied credentials do not satisfy authorizedScopes; credentials have scopes: " + joinScopes(effective) + "; authorizedScopes are: " + joinScopes(auth))
+			return nil, deny("Supplied credentials do not satisfy authorizedScopes; credentials have scopes:\n\n```\n" + strings.Join(withAnon, "\n") +
+				"\n```\n\nauthorizedScopes are:\n\n```\n" + strings.Join(auth, "\n") + "\n```")
 		}
-		effective = s.expanded(auth)
+		effective = expand(auth)
 	}
-	effective = s.expanded(append(effective, "assume:anonymous"))
+	effective = expand(append(effective, "assume:anonymous"))
 	return &identity{key: key, caller: caller{ClientID: id, Scopes: effective, Expires: expires, Scheme: "hawk"}}, nil
 }

@@ -3,7 +3,6 @@ package authtest
 import (
 	"net"
 	"net/http"
-	"sync/atomic"
 )
 
 // Fault is a failure the fake service can inject.
@@ -75,23 +74,24 @@ func (s *Server) takeFault(endpoint string) (Fault, chan struct{}) {
 }
 
 // applyFault writes the fault's answer; it reports false for no fault.
-func applyFault(w http.ResponseWriter, r *http.Request, f Fault, release chan struct{}, hanging *atomic.Int64) bool {
+func (s *Server) applyFault(c *call, f Fault, release chan struct{}) bool {
+	w, r := c.w, c.r
 	switch f {
 	case 0:
 		return false
 	case Fault500:
-		apiError(w, r, http.StatusInternalServerError, "InternalServerError", "Internal Server Error, incidentId 6d1f8a3e-3b7a-4a3c-9d8e-0f6f1c2b9a11")
+		c.fail(http.StatusInternalServerError, "InternalServerError", "Internal Server Error, incidentId "+incidentID()+".")
 	case Fault503:
 		w.Header().Set("Content-Type", "text/html")
 		w.WriteHeader(http.StatusServiceUnavailable)
 		_, _ = w.Write([]byte("<html><body>503 Service Temporarily Unavailable</body></html>"))
 	case FaultHang:
-		hanging.Add(1)
-		defer hanging.Add(-1)
+		s.hanging.Add(1)
+		defer s.hanging.Add(-1)
 		select {
 		case <-r.Context().Done():
 		case <-release:
-			apiError(w, r, http.StatusInternalServerError, "InternalServerError", "released after hang")
+			c.fail(http.StatusInternalServerError, "InternalServerError", "Internal Server Error, incidentId "+incidentID()+".")
 		}
 	case FaultReset:
 		reset(w)
@@ -99,9 +99,10 @@ func applyFault(w http.ResponseWriter, r *http.Request, f Fault, release chan st
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"credentials": {"accessKeyId": "AKIA`))
 	case Fault401:
-		apiError(w, r, http.StatusUnauthorized, "AuthenticationFailed", "Unauthorized: injected fault")
+		w.Header().Set("WWW-Authenticate", "hawk")
+		c.fail(http.StatusUnauthorized, "AuthenticationFailed", "Unauthorized: Bad mac")
 	case Fault403:
-		insufficientScopes(w, r, "injected", "injected:fault-scope", "injected:fault-scope")
+		c.fail(http.StatusForbidden, "InsufficientScopes", insufficientScopes("injected", "injected:fault-scope", "injected:fault-scope"))
 	}
 	return true
 }

@@ -13,11 +13,10 @@ import (
 
 	"github.com/taskcluster/tc-credd/internal/scopes"
 	"github.com/taskcluster/tc-credd/internal/secret"
-	"github.com/taskcluster/tc-credd/internal/tcrules"
 )
 
 func (s *Server) ping(c *call) {
-	c.ok(map[string]any{"alive": true, "uptime": s.now().Sub(time.Unix(0, 0)).Seconds()})
+	c.ok(map[string]any{"alive": true, "uptime": s.now().Sub(s.started).Seconds()})
 }
 
 func emptyReply(c *call) { c.ok(map[string]any{}) }
@@ -52,14 +51,7 @@ func nonNil(s []string) []string {
 }
 
 func (s *Server) listClients(c *call) {
-	if !c.requireAll("auth:list-clients") {
-		return
-	}
 	q := c.r.URL.Query()
-	if l := q.Get("limit"); l != "" && !limitRe.MatchString(l) {
-		c.fail(http.StatusBadRequest, "InvalidRequestArguments", "limit must match ^[0-9]+$")
-		return
-	}
 	s.mu.Lock()
 	var ids []string
 	for id := range s.clients {
@@ -75,7 +67,7 @@ func (s *Server) listClients(c *call) {
 	}
 	s.mu.Unlock()
 	if !ok {
-		c.fail(http.StatusBadRequest, "InputError", "invalid continuationToken")
+		c.fail(http.StatusBadRequest, "InputError", "Invalid continuation token")
 		return
 	}
 	c.ok(withToken(map[string]any{"clients": out}, next))
@@ -115,15 +107,12 @@ func (s *Server) lookupClient(c *call) (*Client, bool) {
 	cl, ok := s.clients[id]
 	s.mu.Unlock()
 	if !ok {
-		c.fail(http.StatusNotFound, "ResourceNotFound", "Client "+id+" not found")
+		c.fail(http.StatusNotFound, "ResourceNotFound", "Client not found")
 	}
 	return cl, ok
 }
 
 func (s *Server) getClient(c *call) {
-	if !c.requireAll("auth:get-client:" + c.param("clientId")) {
-		return
-	}
 	if cl, ok := s.lookupClient(c); ok {
 		s.mu.Lock()
 		defer s.mu.Unlock()
@@ -138,22 +127,22 @@ type clientRequest struct {
 	DeleteOnExpiration bool      `json:"deleteOnExpiration"`
 }
 
-func badScopes(list []string) bool {
+// starStar answers 400 if a scope ends in "**", which the service
+// refuses to store.
+func (c *call) starStar(list []string) bool {
 	for _, sc := range list {
-		if !scopes.Valid(sc) || strings.HasSuffix(sc, "**") {
+		if strings.HasSuffix(sc, "**") {
+			c.fail(http.StatusBadRequest, "InputError", "scopes must not end with `**`")
 			return true
 		}
 	}
 	return false
 }
 
-func (c *call) validClientID(id string) bool {
-	if !tcrules.ClientID(id) {
-		c.fail(http.StatusBadRequest, "InvalidRequestArguments", "clientId must match ^[A-Za-z0-9!@/:.+|_-]+$")
-		return false
-	}
+// notStatic answers 400 for the clients the deployment configures.
+func (c *call) notStatic(id string) bool {
 	if strings.HasPrefix(id, "static/") {
-		c.fail(http.StatusBadRequest, "InputError", "static clients cannot be changed through the API")
+		c.fail(http.StatusBadRequest, "InputError", `clientId "`+id+`" starts with "static/" which is reserved for statically configured clients. Contact your administrator to change static clients.`)
 		return false
 	}
 	return true
@@ -162,29 +151,29 @@ func (c *call) validClientID(id string) bool {
 func (s *Server) createClient(c *call) {
 	id := c.param("clientId")
 	var req clientRequest
-	if !c.validClientID(id) || !c.decode(&req) {
-		return
-	}
+	c.decode(&req)
 	var reqScopes []string
 	if req.Scopes != nil {
 		reqScopes = *req.Scopes
 	}
-	if badScopes(reqScopes) {
-		c.fail(http.StatusBadRequest, "InputError", "scopes must be valid and may not end in **")
-		return
-	}
-	if !c.requireAll(append([]string{"auth:create-client:" + id}, reqScopes...)...) {
+	if !c.notStatic(id) || c.starStar(reqScopes) || !c.authorize(allOfScopes("auth:create-client:"+id, reqScopes)) {
 		return
 	}
 	s.mu.Lock()
-	_, exists := s.clients[id]
+	old, exists := s.clients[id]
+	// As the service's database: a repeat of a recent, identical create
+	// succeeds and returns the same client; anything else conflicts.
+	same := exists && !old.Disabled && old.Description == req.Description && old.Expires.Equal(req.Expires) &&
+		strings.Join(old.Scopes, "\n") == strings.Join(reqScopes, "\n") && old.Created.After(s.now().Add(-15*time.Minute))
 	s.mu.Unlock()
-	if exists {
+	if exists && !same {
 		c.fail(http.StatusConflict, "RequestConflict", "Client already exists")
 		return
 	}
-	tok := secret.New(randomString(44))
-	s.PutClient(&Client{ID: id, AccessToken: tok, Scopes: reqScopes, Description: req.Description, Expires: req.Expires, DeleteOnExp: req.DeleteOnExpiration})
+	if !exists {
+		tok := secret.New(randomString(44))
+		s.PutClient(&Client{ID: id, AccessToken: tok, Scopes: reqScopes, Description: req.Description, Expires: req.Expires, DeleteOnExp: req.DeleteOnExpiration})
+	}
 	s.replyWithToken(c, id)
 }
 
@@ -201,7 +190,7 @@ func (s *Server) replyWithToken(c *call, id string) {
 
 func (s *Server) resetAccessToken(c *call) {
 	id := c.param("clientId")
-	if !c.validClientID(id) || !c.requireAll("auth:reset-access-token:"+id) {
+	if !c.notStatic(id) {
 		return
 	}
 	if _, ok := s.lookupClient(c); !ok {
@@ -217,7 +206,8 @@ func (s *Server) resetAccessToken(c *call) {
 func (s *Server) updateClient(c *call) {
 	id := c.param("clientId")
 	var req clientRequest
-	if !c.validClientID(id) || !c.decode(&req) {
+	c.decode(&req)
+	if !c.notStatic(id) || (req.Scopes != nil && c.starStar(*req.Scopes)) {
 		return
 	}
 	cl, ok := s.lookupClient(c)
@@ -226,16 +216,17 @@ func (s *Server) updateClient(c *call) {
 	}
 	s.mu.Lock()
 	newScopes := cl.Scopes
+	var added []string
 	if req.Scopes != nil {
 		newScopes = *req.Scopes
+		for _, sc := range newScopes {
+			if !contains(cl.Scopes, sc) {
+				added = append(added, sc)
+			}
+		}
 	}
-	added := scopes.Missing(cl.Scopes, newScopes)
 	s.mu.Unlock()
-	if badScopes(newScopes) {
-		c.fail(http.StatusBadRequest, "InputError", "scopes must be valid and may not end in **")
-		return
-	}
-	if !c.requireAll(append([]string{"auth:update-client:" + id}, added...)...) {
+	if !c.authorize(allOfScopes("auth:update-client:"+id, added)) {
 		return
 	}
 	s.mu.Lock()
@@ -247,13 +238,8 @@ func (s *Server) updateClient(c *call) {
 }
 
 func (s *Server) setDisabled(disabled bool) handler {
-	verb := "enable"
-	if disabled {
-		verb = "disable"
-	}
 	return func(c *call) {
-		id := c.param("clientId")
-		if !c.validClientID(id) || !c.requireAll("auth:"+verb+"-client:"+id) {
+		if !c.notStatic(c.param("clientId")) {
 			return
 		}
 		cl, ok := s.lookupClient(c)
@@ -270,7 +256,7 @@ func (s *Server) setDisabled(disabled bool) handler {
 
 func (s *Server) deleteClient(c *call) {
 	id := c.param("clientId")
-	if !c.validClientID(id) || !c.requireAll("auth:delete-client:"+id) {
+	if !c.notStatic(id) {
 		return
 	}
 	s.mu.Lock()
@@ -286,7 +272,7 @@ func (s *Server) roleJSON(r *role) map[string]any {
 		"roleId":         r.ID,
 		"description":    r.Description,
 		"scopes":         nonNil(r.Scopes),
-		"expandedScopes": s.expanded(r.Scopes),
+		"expandedScopes": s.expanded([]string{"assume:" + r.ID}),
 		"created":        jsTime(r.Created),
 		"lastModified":   jsTime(r.Modified),
 	}
@@ -302,9 +288,6 @@ func (s *Server) sortedRoleIDs() []string {
 }
 
 func (s *Server) listRoles(c *call) {
-	if !c.requireAll("auth:list-roles") {
-		return
-	}
 	s.mu.Lock()
 	out := []map[string]any{}
 	for _, id := range s.sortedRoleIDs() {
@@ -317,9 +300,6 @@ func (s *Server) listRoles(c *call) {
 // rolePage serves listRoles2 and listRoleIds: one page of sorted role ids
 // rendered by item under key.
 func (s *Server) rolePage(c *call, key string, item func(*role) any) {
-	if !c.requireAll("auth:list-roles") {
-		return
-	}
 	q := c.r.URL.Query()
 	s.mu.Lock()
 	page, next, ok := paginate(s.sortedRoleIDs(), q.Get("continuationToken"), q.Get("limit"))
@@ -329,7 +309,7 @@ func (s *Server) rolePage(c *call, key string, item func(*role) any) {
 	}
 	s.mu.Unlock()
 	if !ok {
-		c.fail(http.StatusBadRequest, "InputError", "invalid continuationToken")
+		c.fail(http.StatusBadRequest, "InputError", "Invalid continuationToken")
 		return
 	}
 	c.ok(withToken(map[string]any{key: out}, next))
@@ -345,14 +325,11 @@ func (s *Server) listRoleIDs(c *call) {
 
 func (s *Server) getRole(c *call) {
 	id := c.param("roleId")
-	if !c.requireAll("auth:get-role:" + id) {
-		return
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r, ok := s.roles[id]
 	if !ok {
-		c.fail(http.StatusNotFound, "ResourceNotFound", "Role "+id+" not found")
+		c.fail(http.StatusNotFound, "ResourceNotFound", "Role not found")
 		return
 	}
 	c.ok(s.roleJSON(r))
@@ -366,45 +343,49 @@ type roleRequest struct {
 func (s *Server) writeRole(c *call, create bool) {
 	id := c.param("roleId")
 	var req roleRequest
-	if !roleIDRe.MatchString(id) {
-		c.fail(http.StatusBadRequest, "InvalidRequestArguments", "roleId must be printable ASCII")
-		return
-	}
-	if !c.decode(&req) {
-		return
-	}
-	if badScopes(req.Scopes) {
-		c.fail(http.StatusBadRequest, "InputError", "scopes must be valid and may not end in **")
+	c.decode(&req)
+	if c.starStar(req.Scopes) {
 		return
 	}
 	s.mu.Lock()
 	existing, exists := s.roles[id]
 	s.mu.Unlock()
-	verb, need := "update", req.Scopes
-	if create {
-		verb = "create"
-	} else if !exists {
-		c.fail(http.StatusNotFound, "ResourceNotFound", "Role "+id+" not found")
+	var need []string
+	switch {
+	case create:
+		need = req.Scopes
+	case !exists:
+		c.fail(http.StatusNotFound, "ResourceNotFound", "Role with roleId '"+id+"' not found")
 		return
-	} else {
-		need = scopes.Missing(existing.Scopes, req.Scopes)
+	default:
+		// Only scopes the role did not already grant need the caller's.
+		former := s.ExpandedScopes(existing.Scopes)
+		for _, sc := range req.Scopes {
+			if !scopes.Satisfies(former, sc) {
+				need = append(need, sc)
+			}
+		}
 	}
-	if !c.requireAll(append([]string{"auth:" + verb + "-role:" + id}, need...)...) {
+	verb := map[bool]string{true: "create", false: "update"}[create]
+	if !c.authorize(allOfScopes("auth:"+verb+"-role:"+id, need)) {
 		return
 	}
+	// The service stores a role's scopes sorted.
+	sorted := append([]string{}, req.Scopes...)
+	sort.SliceStable(sorted, func(i, j int) bool { return scopeLess(sorted[i], sorted[j]) })
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
 	if create && exists {
 		// An identical create succeeds; different content conflicts.
-		if existing.Description != req.Description || strings.Join(existing.Scopes, "\n") != strings.Join(req.Scopes, "\n") {
-			c.fail(http.StatusConflict, "RequestConflict", "Role with same roleId already exists")
+		if existing.Description != req.Description || strings.Join(existing.Scopes, "\n") != strings.Join(sorted, "\n") {
+			c.fail(http.StatusConflict, "RequestConflict", "Role with roleId '"+id+"' already exists")
 			return
 		}
 		c.ok(s.roleJSON(existing))
 		return
 	}
-	r := &role{ID: id, Description: req.Description, Scopes: append([]string{}, req.Scopes...), Created: now, Modified: now}
+	r := &role{ID: id, Description: req.Description, Scopes: sorted, Created: now, Modified: now}
 	if exists {
 		r.Created = existing.Created
 	}
@@ -417,9 +398,6 @@ func (s *Server) updateRole(c *call) { s.writeRole(c, false) }
 
 func (s *Server) deleteRole(c *call) {
 	id := c.param("roleId")
-	if !c.requireAll("auth:delete-role:" + id) {
-		return
-	}
 	s.mu.Lock()
 	delete(s.roles, id)
 	s.mu.Unlock()
@@ -430,49 +408,42 @@ func (s *Server) expandScopes(c *call) {
 	var req struct {
 		Scopes []string `json:"scopes"`
 	}
-	if !c.requireAll("auth:expand-scopes") || !c.decode(&req) {
-		return
-	}
+	c.decode(&req)
 	c.ok(map[string]any{"scopes": s.ExpandedScopes(req.Scopes)})
 }
 
 func currentScopes(c *call) {
-	if !c.requireAll("auth:current-scopes") {
-		return
-	}
-	c.ok(map[string]any{"scopes": nonNil(c.caller.Scopes)})
+	who, _ := c.caller()
+	c.ok(map[string]any{"scopes": who.Scopes})
 }
 
 // Cloud credentials.
 
 func (s *Server) awsS3Credentials(c *call) {
 	level, bucket, prefix := c.param("level"), c.param("bucket"), c.param("prefix")
-	if !tcrules.Level(level) || !tcrules.Bucket(bucket) {
-		c.fail(http.StatusBadRequest, "InvalidRequestArguments", "level must be read-write or read-only and bucket must match ^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$")
-		return
+	var need any = "auth:aws-s3:read-write:" + bucket + "/" + prefix
+	if level == "read-only" {
+		need = anyOf{"auth:aws-s3:read-only:" + bucket + "/" + prefix, need}
 	}
-	format := c.r.URL.Query().Get("format")
-	if format != "" && format != "iam-role-compat" {
-		c.fail(http.StatusBadRequest, "InvalidRequestArguments", "format must be iam-role-compat")
-		return
-	}
-	rw := "auth:aws-s3:read-write:" + bucket + "/" + prefix
-	if level == "read-write" && !c.requireAll(rw) {
-		return
-	}
-	if level == "read-only" && !c.requireAny("auth:aws-s3:read-only:"+bucket+"/"+prefix, rw) {
+	if !c.authorize(need) {
 		return
 	}
 	if s.o.Buckets != nil && !contains(s.o.Buckets, bucket) {
-		c.fail(http.StatusNotFound, "ResourceNotFound", "Bucket "+bucket+" is not allowed")
+		c.fail(http.StatusNotFound, "ResourceNotFound", "No credentials available for bucket "+bucket)
 		return
 	}
 	if strings.HasPrefix(prefix, "/") {
-		c.fail(http.StatusBadRequest, "InputError", "The `prefix` may not start with `/`")
+		c.fail(http.StatusBadRequest, "InputError", "The `prefix` may not start with a slash `/`; got `"+prefix+"`")
 		return
 	}
+	// The service passes the format on when it merely contains the word.
+	format := ""
+	if qFormat.re.MatchString(c.r.URL.Query().Get("format")) {
+		format = "iam-role-compat"
+	}
 	now := s.now()
-	expires := now.Add(s.o.Lifetimes.S3)
+	// STS expiries are whole seconds.
+	expires := now.Add(s.o.Lifetimes.S3).Truncate(time.Second)
 	keyID := "ASIA" + randomFrom("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16)
 	secretKey := randomFrom(alnum+"+/", 40)
 	token := "FwoGZXIvYXdzE" + randomFrom(alnum+"+/", 300)
@@ -510,15 +481,14 @@ func writeOrdered(w http.ResponseWriter, fields []kv) {
 }
 
 func (s *Server) azureAccounts(c *call) {
-	if !c.requireAll("auth:azure-table:list-accounts") {
-		return
-	}
 	c.ok(map[string]any{"accounts": s.o.AzureAccounts})
 }
 
-func (s *Server) knownAccount(c *call, account string) bool {
+func (s *Server) knownAccount(c *call, account, kind string) bool {
 	if !contains(s.o.AzureAccounts, account) {
-		c.fail(http.StatusNotFound, "ResourceNotFound", "Account "+account+" not found, can't list tables or containers")
+		// The container endpoints end the sentence with a period.
+		end := map[string]string{"table": "", "container": "."}[kind]
+		c.fail(http.StatusNotFound, "ResourceNotFound", "Account '"+account+"' not found, can't delegate access"+end)
 		return false
 	}
 	return true
@@ -526,13 +496,11 @@ func (s *Server) knownAccount(c *call, account string) bool {
 
 // azureList serves azureTables and azureContainers from the resources that
 // read-write SAS calls created.
-func (s *Server) azureList(store map[string]map[string]bool, kind string) handler {
+func (s *Server) azureList(kind string) handler {
+	store := map[string]map[string]map[string]bool{"table": s.tables, "container": s.conts}[kind]
 	return func(c *call) {
 		account := c.param("account")
-		if !c.requireAll("auth:azure-" + map[string]string{"table": "table:list-tables:", "container": "container:list-containers:"}[kind] + account) {
-			return
-		}
-		if !s.knownAccount(c, account) {
+		if !s.knownAccount(c, account, kind) {
 			return
 		}
 		s.mu.Lock()
@@ -542,11 +510,12 @@ func (s *Server) azureList(store map[string]map[string]bool, kind string) handle
 		}
 		s.mu.Unlock()
 		sort.Strings(names)
-		page, next, ok := paginate(names, c.r.URL.Query().Get("continuationToken"), "")
-		if !ok {
-			c.fail(http.StatusBadRequest, "InputError", "invalid continuationToken")
-			return
+		// Azure's marker is a name: listing resumes at the first name
+		// from it on, whether or not that name exists.
+		if tok := c.r.URL.Query().Get("continuationToken"); tok != "" {
+			names = names[sort.SearchStrings(names, tok):]
 		}
+		page, next, _ := paginate(names, "", "")
 		c.ok(withToken(map[string]any{kind + "s": nonNil(page)}, next))
 	}
 }
@@ -554,17 +523,12 @@ func (s *Server) azureList(store map[string]map[string]bool, kind string) handle
 func (s *Server) azureSAS(kind string) handler {
 	return func(c *call) {
 		account, name, level := c.param("account"), c.param(kind), c.param("level")
-		valid := map[string]func(string) bool{"table": tcrules.AzureTable, "container": tcrules.AzureContainer}[kind]
-		if !tcrules.AzureAccount(account) || !valid(name) || !tcrules.Level(level) {
-			c.fail(http.StatusBadRequest, "InvalidRequestArguments", "account, "+kind+" or level is malformed")
-			return
-		}
 		base := "auth:azure-" + kind + ":"
-		need := []string{base + level + ":" + account + "/" + name}
+		var need any = base + "read-write:" + account + "/" + name
 		if level == "read-only" {
-			need = append(need, base+"read-write:"+account+"/"+name)
+			need = anyOf{base + "read-only:" + account + "/" + name, need}
 		}
-		if !c.requireAny(need...) || !s.knownAccount(c, account) {
+		if !c.authorize(need) || !s.knownAccount(c, account, kind) {
 			return
 		}
 		store := map[string]map[string]map[string]bool{"table": s.tables, "container": s.conts}[kind]
@@ -589,13 +553,6 @@ func (s *Server) azureSAS(kind string) handler {
 
 func (s *Server) sentryDSN(c *call) {
 	project := c.param("project")
-	if !tcrules.SentryProject(project) {
-		c.fail(http.StatusBadRequest, "InvalidRequestArguments", "project must match ^[a-zA-Z0-9_-]{1,64}$")
-		return
-	}
-	if !c.requireAll("auth:sentry:" + project) {
-		return
-	}
 	pub, sec := strings.ToLower(randomFrom(alnum, 32)), strings.ToLower(randomFrom(alnum, 32))
 	host := "sentry.example.com/" + strconv.Itoa(1000+len(project))
 	s.record("sentryDSN", "https://"+pub+":"+sec+"@"+host)
@@ -611,12 +568,12 @@ func (s *Server) sentryDSN(c *call) {
 
 func (s *Server) websocktunnelToken(c *call) {
 	aud, client := c.param("wstAudience"), c.param("wstClient")
-	if !c.requireAll("auth:websocktunnel-token:" + aud + "/" + client) {
-		return
-	}
-	now := s.now()
-	exp := now.Add(s.o.Lifetimes.Websocktunnel)
-	token := s.jwt(map[string]any{"tid": client, "aud": aud, "sub": client, "iss": "taskcluster-auth", "iat": now.Unix(), "nbf": now.Add(-15 * time.Minute).Unix(), "exp": exp.Unix(), "jti": randomString(16)})
+	who, _ := c.caller()
+	iat := s.now().Unix()
+	exp := time.Unix(iat, 0).Add(s.o.Lifetimes.Websocktunnel)
+	// The subject is the caller, the tunnel id the requested client; not
+	// before allows 15 minutes of drift.
+	token := s.jwt(map[string]any{"tid": client, "aud": aud, "sub": who.ClientID, "iat": iat, "exp": exp.Unix(), "nbf": iat - 900, "iss": "taskcluster-auth"})
 	s.record("websocktunnelToken", token)
 	c.ok(map[string]any{"wstClient": client, "wstAudience": aud, "token": token, "expires": jsTime(exp)})
 }
@@ -634,15 +591,12 @@ func (s *Server) jwt(claims map[string]any) string {
 
 func (s *Server) gcpCredentials(c *call) {
 	project, sa := c.param("projectId"), c.param("serviceAccount")
-	if !c.requireAll("auth:gcp:access-token:" + project + "/" + sa) {
+	if !strings.HasSuffix(sa, "@"+s.o.GCPProject+".iam.gserviceaccount.com") {
+		c.fail(http.StatusBadRequest, "InvalidRequestArguments", "The service account "+sa+" isn't allowed")
 		return
 	}
 	if project != s.o.GCPProject {
 		c.fail(http.StatusNotFound, "ResourceNotFound", "The projectId "+project+" is not configured")
-		return
-	}
-	if !strings.HasSuffix(sa, "@"+project+".iam.gserviceaccount.com") {
-		c.fail(http.StatusBadRequest, "InputError", "The service account "+sa+" is not allowed")
 		return
 	}
 	token := "ya29.fake." + randomString(120)
@@ -661,18 +615,23 @@ func (s *Server) authenticateHawk(c *call) {
 		Authorization string `json:"authorization"`
 		SourceIP      string `json:"sourceIp"`
 	}
-	if !c.decode(&req) {
-		return
-	}
+	c.decode(&req)
 	who, err := s.authenticate(hawkInput{Method: strings.ToUpper(req.Method), Resource: req.Resource, Host: strings.ToLower(req.Host), Port: req.Port, Authorization: req.Authorization}, nil)
+	var out map[string]any
 	switch {
 	case err != nil:
-		c.ok(map[string]any{"status": "auth-failed", "message": err.Error()})
+		out = map[string]any{"status": "auth-failed", "message": err.Error()}
 	case who.Scheme == "none":
-		c.ok(map[string]any{"status": "no-auth", "scheme": "none", "scopes": who.Scopes, "expires": jsTime(who.Expires)})
+		out = map[string]any{"status": "no-auth", "scheme": "none", "scopes": who.Scopes, "expires": jsTime(who.Expires)}
 	default:
-		c.ok(map[string]any{"status": "auth-success", "scheme": "hawk", "scopes": who.Scopes, "clientId": who.ClientID, "expires": jsTime(who.Expires)})
+		out = map[string]any{"status": "auth-success", "scheme": "hawk", "scopes": who.Scopes, "clientId": who.ClientID, "expires": jsTime(who.Expires)}
+		if who.Hash != "" {
+			// The caller checks the payload hash; the service only
+			// passes it on.
+			out["hash"] = who.Hash
+		}
 	}
+	c.ok(out)
 }
 
 // testers is the client table of testAuthenticate: only "tester" with
@@ -681,20 +640,30 @@ func testers(s *Server, clientScopes []string) map[string]*Client {
 	return map[string]*Client{"tester": {ID: "tester", AccessToken: secret.New("no-secret"), Scopes: clientScopes, Expires: s.now().Add(time.Hour)}}
 }
 
-func testAuthenticate(c *call) {
-	var req struct {
-		ClientScopes   []string `json:"clientScopes"`
-		RequiredScopes []string `json:"requiredScopes"`
-	}
-	if !c.decode(&req) || !c.requireAll(req.RequiredScopes...) {
+// testerReply answers for the tester once it satisfies every required
+// scope.
+func testerReply(c *call, required []string) {
+	if !c.authorize(allOf(nonNilAny(toAny(required)))) {
 		return
 	}
-	c.ok(map[string]any{"clientId": c.caller.ClientID, "scopes": c.caller.Scopes})
+	who, _ := c.caller()
+	c.ok(map[string]any{"clientId": who.ClientID, "scopes": who.Scopes})
 }
 
-func testAuthenticateGet(c *call) {
-	if !c.requireAll("test:authenticate-get") {
-		return
+func toAny(list []string) []any {
+	out := make([]any, len(list))
+	for i, s := range list {
+		out[i] = s
 	}
-	c.ok(map[string]any{"clientId": c.caller.ClientID, "scopes": c.caller.Scopes})
+	return out
 }
+
+func testAuthenticate(c *call) {
+	var req struct {
+		RequiredScopes []string `json:"requiredScopes"`
+	}
+	c.decode(&req)
+	testerReply(c, req.RequiredScopes)
+}
+
+func testAuthenticateGet(c *call) { testerReply(c, []string{"test:authenticate-get"}) }

@@ -14,12 +14,9 @@ import (
 	"math/big"
 	"net/http"
 	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/gorilla/mux"
 
 	"github.com/taskcluster/tc-credd/internal/scopes"
 	"github.com/taskcluster/tc-credd/internal/secret"
@@ -78,6 +75,7 @@ type role struct {
 type Server struct {
 	o       Options
 	handler http.Handler
+	started time.Time
 
 	mu      sync.Mutex
 	clients map[string]*Client
@@ -118,6 +116,7 @@ func New(o Options) *Server {
 	}
 	s := &Server{
 		o:       o,
+		started: o.Now(),
 		clients: map[string]*Client{},
 		roles:   map[string]*role{},
 		tables:  map[string]map[string]bool{},
@@ -216,7 +215,7 @@ func (s *Server) expanded(set []string) []string {
 		roles = append(roles, scopes.Role{ID: r.ID, Scopes: r.Scopes})
 	}
 	sort.Slice(roles, func(i, j int) bool { return roles[i].ID < roles[j].ID })
-	return scopes.Expand(set, roles)
+	return sortedScopes(scopes.Expand(set, roles))
 }
 
 // ExpandedScopes returns a scope set expanded through the stored roles.
@@ -246,44 +245,38 @@ func randomString(n int) string {
 	return base64.RawURLEncoding.EncodeToString(b)[:n]
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
+func (s *Server) writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store no-cache must-revalidate")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// apiError writes the service's error body (express-error.js).
-func apiError(w http.ResponseWriter, r *http.Request, status int, code, message string) {
-	name := ""
-	if rt := mux.CurrentRoute(r); rt != nil {
-		name = rt.GetName()
-	}
-	now := time.Now().UTC().Format("2006-01-02T15:04:05.000Z")
-	message = fmt.Sprintf("%s\n\n---\n\n* method:     %s\n* errorCode:  %s\n* statusCode: %d\n* time:       %s", message, name, code, status, now)
-	if status == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", "hawk")
-	}
-	writeJSON(w, status, map[string]any{
+// errorReply writes the service's error body: the message with its
+// "---" footer, and requestInfo with the method, the URL parameters, the
+// payload and the time.
+func (s *Server) errorReply(w http.ResponseWriter, status int, code, message, method string, params any, payload any) {
+	now := jsTime(s.now())
+	message = fmt.Sprintf("%s\n\n---\n\n* method:     %s\n* errorCode:  %s\n* statusCode: %d\n* time:       %s", message, method, code, status, now)
+	s.writeJSON(w, status, map[string]any{
 		"code":    code,
 		"message": message,
 		"requestInfo": map[string]any{
-			"method": name,
-			"params": mux.Vars(r),
-			"time":   now,
+			"method":  method,
+			"params":  params,
+			"payload": payload,
+			"time":    now,
 		},
 	})
 }
 
-// insufficientScopes writes a 403 in the service's words, with the
-// unsatisfied expression in the first fenced block.
-func insufficientScopes(w http.ResponseWriter, r *http.Request, clientID string, unsatisfied, expr any) {
-	u, _ := json.MarshalIndent(unsatisfied, "", "  ")
-	e, _ := json.MarshalIndent(expr, "", "  ")
-	msg := fmt.Sprintf("Client ID %s does not have sufficient scopes and is missing the following scopes:\n\n```\n%s\n```\n\nThis request requires the client to satisfy the following scope expression:\n\n```\n%s\n```", clientID, u, e)
-	apiError(w, r, http.StatusForbidden, "InsufficientScopes", msg)
+// incidentID is a random version-4 UUID, as the service's internal errors
+// carry.
+func incidentID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
 
 func jsTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
-
-func joinScopes(s []string) string { return strings.Join(s, ", ") }

@@ -1,6 +1,8 @@
 package authtest_test
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -73,12 +75,84 @@ func TestUnknownQueryAndBadPayload(t *testing.T) {
 	if resp.StatusCode != 400 || !strings.Contains(string(body), "MalformedPayload") {
 		t.Errorf("non-JSON payload: %d %s", resp.StatusCode, body)
 	}
-	resp, err = http.Get(srv.URL + "/api/auth/v1/no/such/endpoint")
+	// The web framework's own 404, for an unknown path or method.
+	for _, c := range []struct{ method, path string }{{"GET", "/api/auth/v1/no/such/endpoint"}, {"DELETE", "/api/auth/v1/ping"}} {
+		req, _ := http.NewRequest(c.method, srv.URL+c.path, nil)
+		resp, err = http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 404 || strings.TrimSpace(string(body)) != `{"error":"Not found"}` || resp.Header.Get("Cache-Control") != "no-store no-cache must-revalidate" {
+			t.Errorf("%s %s: %d %s %v", c.method, c.path, resp.StatusCode, body, resp.Header)
+		}
+	}
+}
+
+// Invalid URL parameters are reported together, in the route's order.
+func TestInvalidParametersInRouteOrder(t *testing.T) {
+	fake := authtest.New(authtest.Options{})
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	tok := fake.AddClient("c", "auth:azure-table:*")
+	u, _ := url.Parse(srv.URL + "/api/auth/v1/azure/ACCOUNT/table/x/read-everything")
+	hdr, err := (&hawk.Credentials{ClientID: "c", AccessToken: tok}).Header("GET", u, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp.Body.Close()
-	if resp.StatusCode != 404 {
-		t.Errorf("unknown endpoint: %d", resp.StatusCode)
+	req, _ := http.NewRequest("GET", u.String(), nil)
+	req.Header.Set("Authorization", hdr)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct{ Code, Message string }
+	_ = json.NewDecoder(resp.Body).Decode(&body)
+	want := "Invalid URL patterns:\n" +
+		"URL parameter 'account' given as 'ACCOUNT' must match regular expression: '/^[a-z0-9]{3,24}$/'\n" +
+		"URL parameter 'table' given as 'x' must match regular expression: '/^[A-Za-z][A-Za-z0-9]{2,62}$/'\n" +
+		"URL parameter 'level' given as 'read-everything' must match regular expression: '/^(read-write|read-only)$/'\n\n---"
+	if resp.StatusCode != 400 || body.Code != "InvalidRequestArguments" || !strings.HasPrefix(body.Message, want) {
+		t.Errorf("%d %s %q", resp.StatusCode, body.Code, body.Message)
+	}
+}
+
+// Hawk failures that no client library produces, in the words the
+// service passes on from the hawk library (server.js and utils.js there).
+func TestHawkFailureMessages(t *testing.T) {
+	fake := authtest.New(authtest.Options{})
+	srv := httptest.NewServer(fake)
+	defer srv.Close()
+	b64 := base64.RawURLEncoding.EncodeToString
+	path := "/api/auth/v1/scopes/current"
+	for _, c := range []struct{ query, authorization, want string }{
+		{"?bewit=", "", "Unauthorized: Empty bewit"},
+		{"?bewit=!!", "", "Bad Request: Invalid bewit encoding"},
+		{"?bewit=" + b64([]byte(`id\1\mac`)), "", "Bad Request: Invalid bewit structure"},
+		{"?bewit=" + b64([]byte(`\1\mac\`)), "", "Bad Request: Missing bewit attributes"},
+		{"?bewit=x&pad=" + strings.Repeat("a", 4100), "", "Bad Request: Resource path exceeds max length"},
+		{"?bewit=" + b64([]byte(`id\1\mac\`)), `Hawk id="a"`, "Cannot use two authentication schemes at once this request has both bewit in querystring and 'authorization' header"},
+		{"", "Bearer token", "Unauthorized: Unauthorized"},
+		{"", "Hawk", "Bad Request: Invalid header syntax"},
+		{"", `Hawk id="a", ts="1"`, "Bad Request: Missing attributes"},
+		{"", `Hawk id="a", ts="1", nonce="n", mac="m", color="red"`, "Bad Request: Unknown attribute: color"},
+		{"", "Hawk " + strings.Repeat("x", 4100), "Bad Request: Header length too long"},
+	} {
+		req, _ := http.NewRequest("GET", srv.URL+path+c.query, nil)
+		if c.authorization != "" {
+			req.Header.Set("Authorization", c.authorization)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct{ Code, Message string }
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if resp.StatusCode != 401 || body.Code != "AuthenticationFailed" || !strings.HasPrefix(body.Message, c.want+"\n\n---\n") {
+			t.Errorf("%q %q: %d %s %q, want %q", c.query, c.authorization, resp.StatusCode, body.Code, body.Message, c.want)
+		}
 	}
 }
