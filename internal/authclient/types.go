@@ -6,8 +6,8 @@ import (
 	"github.com/taskcluster/tc-credd/internal/secret"
 )
 
-// Request and response types. JSON names are the Auth service's exactly
-// (taskcluster-auth.md §6.3). Every secret the service returns decodes into
+// Request and response types. JSON names are the Auth service's exactly.
+// Every secret the service returns decodes into
 // a secret.String, which redacts itself in every formatting path.
 
 // PingResponse is the reply of ping.
@@ -224,4 +224,17 @@ type TestAuthenticateRequest struct {
 type TestAuthenticateResponse struct {
 	ClientID string   `json:"clientId"`
 	Scopes   []string `json:"scopes"`
+}
+
+// GitHubRepoTokenRequest asks for an installation token: permission name →
+// level ("read", "write"), and the repositories (within the owner).
+type GitHubRepoTokenRequest struct {
+	Permissions  map[string]string `json:"permissions"`
+	Repositories []string          `json:"repositories"`
+}
+
+// GitHubTokenResponse is githubRepoToken's reply.
+type GitHubTokenResponse struct {
+	Token   secret.String `json:"token"`
+	Expires time.Time     `json:"expires"`
 }

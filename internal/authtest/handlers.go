@@ -667,3 +667,50 @@ func testAuthenticate(c *call) {
 }
 
 func testAuthenticateGet(c *call) { testerReply(c, []string{"test:authenticate-get"}) }
+
+// githubRepoToken issues an installation token for the repositories and
+// permissions asked, as github.js does: every repository and permission
+// needs its own scope, with owner and repository in lowercase.
+func (s *Server) githubRepoToken(c *call) {
+	var req struct {
+		Permissions  map[string]string `json:"permissions"`
+		Repositories []string          `json:"repositories"`
+	}
+	c.decode(&req)
+	app, owner := c.param("appName"), strings.ToLower(c.param("owner"))
+	perms := make([]string, 0, len(req.Permissions))
+	for p := range req.Permissions {
+		perms = append(perms, p)
+	}
+	sort.Strings(perms)
+	need := allOf{}
+	for _, p := range perms {
+		for _, repo := range req.Repositories {
+			need = append(need, "auth:github-repo-token:"+app+"/"+owner+"/"+strings.ToLower(repo)+":"+p+":"+req.Permissions[p])
+		}
+	}
+	if !c.authorize(need) {
+		return
+	}
+	owners, configured := s.githubApps()[app]
+	if !configured {
+		c.fail(http.StatusNotFound, "ResourceNotFound", "Application with name `"+app+"` is not configured")
+		return
+	}
+	if owners != nil && !contains(owners, owner) {
+		c.fail(http.StatusNotFound, "ResourceNotFound", "Application with name `"+app+"` is not installed on `"+owner+"`")
+		return
+	}
+	token := "ghs_" + randomFrom(alnum, 36)
+	s.record("githubRepoToken", token)
+	// GitHub gives whole seconds.
+	c.ok(map[string]any{"token": token, "expires": s.now().Add(s.o.Lifetimes.GitHub).UTC().Truncate(time.Second).Format(time.RFC3339)})
+}
+
+// githubApps is the configured apps, or the dev app installed everywhere.
+func (s *Server) githubApps() map[string][]string {
+	if s.o.GitHubApps == nil {
+		return map[string][]string{"tc-credd-dev": nil}
+	}
+	return s.o.GitHubApps
+}

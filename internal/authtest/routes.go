@@ -27,6 +27,8 @@ var (
 	roleIDRe      = regexp.MustCompile(`^[\x20-\x7e]+$`)
 	wstAudienceRe = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,38}$`)
 	wstClientRe   = regexp.MustCompile(`^[a-zA-Z0-9_~.%-]+$`)
+	appNameRe     = regexp.MustCompile(`^[a-zA-Z0-9_-]+$`)
+	ghOwnerRe     = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
 )
 
 // serviceParams are the patterns the service applies to a URL parameter
@@ -46,6 +48,10 @@ var (
 		"websocktunnelToken": {
 			"wstAudience": {wstAudienceRe.MatchString, `/^[a-zA-Z0-9_-]{1,38}$/`},
 			"wstClient":   {wstClientRe.MatchString, `/^[a-zA-Z0-9_~.%-]+$/`},
+		},
+		"githubRepoToken": {
+			"appName": {appNameRe.MatchString, `/^[a-zA-Z0-9_-]+$/`},
+			"owner":   {ghOwnerRe.MatchString, `/^[A-Za-z0-9._-]+$/`},
 		},
 	}
 )
@@ -222,6 +228,7 @@ func (s *Server) routes() http.Handler {
 		{name: "gcpCredentials", method: get, path: "/gcp/credentials/{projectId}/{serviceAccount}", urlScopes: func(p map[string]string) any {
 			return "auth:gcp:access-token:" + p["projectId"] + "/" + p["serviceAccount"]
 		}, h: s.gcpCredentials},
+		{name: "githubRepoToken", method: post, path: "/github/{appName}/{owner}/repo-token", input: validGitHubRepoTokenRequest, inputSchema: "github-repo-token-request", h: s.githubRepoToken},
 		{name: "authenticateHawk", method: post, path: "/authenticate-hawk", input: validHawkRequest, inputSchema: "authenticate-hawk-request", h: s.authenticateHawk},
 		{name: "testAuthenticate", method: post, path: "/test-authenticate", input: validTestAuthenticate, inputSchema: "test-authenticate-request", override: func(c *call) map[string]*Client {
 			var req struct {

@@ -23,9 +23,9 @@ import (
 )
 
 // Lifetimes of issued credentials. Zero fields take the real service's
-// values (taskcluster-auth.md §7).
+// values.
 type Lifetimes struct {
-	S3, GCP, Azure, Sentry, Websocktunnel time.Duration
+	S3, GCP, Azure, Sentry, Websocktunnel, GitHub time.Duration
 }
 
 // DefaultLifetimes are the real service's.
@@ -35,6 +35,8 @@ var DefaultLifetimes = Lifetimes{
 	Azure:         25 * time.Minute,
 	Sentry:        48 * time.Hour,
 	Websocktunnel: 96 * time.Hour,
+	// GitHub decides; its installation tokens live an hour.
+	GitHub: time.Hour,
 }
 
 // Options configure a Server.
@@ -44,6 +46,9 @@ type Options struct {
 	Lifetimes Lifetimes
 	// Buckets the S3 backend serves; nil serves every valid bucket name.
 	Buckets []string
+	// GitHubApps maps each configured GitHub app to the owners it is
+	// installed on (lowercase); nil means {"tc-credd-dev": any owner}.
+	GitHubApps map[string][]string
 	// AzureAccounts served; nil means {"devaccount"}.
 	AzureAccounts []string
 	// GCPProject is the one GCP project configured; "" means "tc-credd-dev".
@@ -102,7 +107,7 @@ func New(o Options) *Server {
 		v   *time.Duration
 		def time.Duration
 	}{
-		{&lt.S3, d.S3}, {&lt.GCP, d.GCP}, {&lt.Azure, d.Azure}, {&lt.Sentry, d.Sentry}, {&lt.Websocktunnel, d.Websocktunnel},
+		{&lt.S3, d.S3}, {&lt.GCP, d.GCP}, {&lt.Azure, d.Azure}, {&lt.Sentry, d.Sentry}, {&lt.Websocktunnel, d.Websocktunnel}, {&lt.GitHub, d.GitHub},
 	} {
 		if *p.v <= 0 {
 			*p.v = p.def

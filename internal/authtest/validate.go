@@ -163,3 +163,71 @@ func validHawkRequest(c *call) []string {
 	}
 	return errs
 }
+
+// githubPermissions are the repository permissions an installation token
+// may ask for, and the levels each takes.
+var githubPermissions = map[string][]string{
+	"actions": {"read", "write"}, "administration": {"read", "write"}, "artifact_metadata": {"read", "write"},
+	"attestations": {"read", "write"}, "checks": {"read", "write"}, "code_quality": {"read", "write"},
+	"codespaces": {"read", "write"}, "contents": {"read", "write"}, "dependabot_secrets": {"read", "write"},
+	"deployments": {"read", "write"}, "discussions": {"read", "write"}, "environments": {"read", "write"},
+	"issues": {"read", "write"}, "merge_queues": {"read", "write"}, "metadata": {"read", "write"},
+	"packages": {"read", "write"}, "pages": {"read", "write"}, "pull_requests": {"read", "write"},
+	"repository_custom_properties": {"read", "write"}, "repository_hooks": {"read", "write"},
+	"repository_projects": {"read", "write", "admin"}, "secret_scanning_alerts": {"read", "write"},
+	"secrets": {"read", "write"}, "security_events": {"read", "write"}, "single_file": {"read", "write"},
+	"statuses": {"read", "write"}, "vulnerability_alerts": {"read", "write"}, "workflows": {"write"},
+}
+
+func validGitHubRepoTokenRequest(c *call) []string {
+	m, errs := obj(c)
+	if m == nil {
+		return errs
+	}
+	errs = fields(m, []string{"permissions", "repositories"})
+	if v, ok := m["permissions"]; ok {
+		perms, isObj := v.(map[string]any)
+		switch {
+		case !isObj:
+			errs = append(errs, "data/permissions must be object")
+		case len(perms) == 0:
+			errs = append(errs, "data/permissions must NOT have fewer than 1 properties")
+		}
+		keys := make([]string, 0, len(perms))
+		for k := range perms {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			levels, known := githubPermissions[k]
+			level, isStr := perms[k].(string)
+			switch {
+			case !known:
+				errs = append(errs, fmt.Sprintf("data/permissions must NOT have additional properties: %q", k))
+			case !isStr:
+				errs = append(errs, "data/permissions/"+k+" must be string")
+			case !contains(levels, level):
+				errs = append(errs, "data/permissions/"+k+" must be equal to one of the allowed values")
+			}
+		}
+	}
+	if v, ok := m["repositories"]; ok {
+		repos, isList := v.([]any)
+		switch {
+		case !isList:
+			errs = append(errs, "data/repositories must be array")
+		case len(repos) == 0:
+			errs = append(errs, "data/repositories must NOT have fewer than 1 items")
+		case len(repos) > 500:
+			errs = append(errs, "data/repositories must NOT have more than 500 items")
+		}
+		for i, r := range repos {
+			if s, isStr := r.(string); !isStr {
+				errs = append(errs, fmt.Sprintf("data/repositories/%d must be string", i))
+			} else if !ghOwnerRe.MatchString(s) {
+				errs = append(errs, fmt.Sprintf(`data/repositories/%d must match pattern "^[A-Za-z0-9._-]+$"`, i))
+			}
+		}
+	}
+	return errs
+}
