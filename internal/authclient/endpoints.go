@@ -119,6 +119,7 @@ func (c *Client) WebsocktunnelToken(ctx context.Context, audience, client string
 func (c *Client) GCPCredentials(ctx context.Context, projectID, serviceAccount string) (*GCPCredentialsResponse, error) {
 	return call[GCPCredentialsResponse](ctx, c, GCPCredentialsRoute(projectID, serviceAccount), nil)
 }
+
 // GitHubRepoToken asks for a GitHub App installation token for
 // repositories of owner, with the permissions asked (name → level).
 func (c *Client) GitHubRepoToken(ctx context.Context, appName, owner string, req *GitHubRepoTokenRequest) (*GitHubTokenResponse, error) {

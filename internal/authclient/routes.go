@@ -143,6 +143,7 @@ func WebsocktunnelTokenRoute(audience, client string) Route {
 func GCPCredentialsRoute(projectID, serviceAccount string) Route {
 	return route("gcpCredentials", http.MethodGet, "gcp", "credentials", seg(projectID), seg(serviceAccount))
 }
+
 // GitHubRepoTokenRoute builds githubRepoToken (experimental upstream).
 func GitHubRepoTokenRoute(appName, owner string) Route {
 	return route("githubRepoToken", http.MethodPost, "github", seg(appName), seg(owner), "repo-token")
