@@ -3,6 +3,7 @@ GO       ?= go
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X github.com/taskcluster/tc-credd/internal/cli.Version=$(VERSION)
 BIN      := bin/tc-credd
+DIST     := dist
 INTEROP  := internal/hawk/testdata/interop
 NFPM     := $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2
 # Package versions must sort: a release tag vX.Y.Z, else 0.1.0~dev.<commit>.
@@ -37,11 +38,11 @@ cross: ## the service platforms build: Linux (amd64, arm64), macOS, Windows
 tidy-check: ## go.mod and go.sum are tidy
 	$(GO) mod tidy -diff
 
-package: ## build dist/*.deb and dist/*.rpm with nfpm
-	GOOS=linux $(MAKE) build
-	mkdir -p dist
+package: ## build dist/*.deb and dist/*.rpm with nfpm (BIN= and DIST= move them)
+	GOOS=linux $(MAKE) build BIN='$(BIN)'
+	mkdir -p '$(DIST)'
 	for p in deb rpm; do \
-	  VERSION='$(PKG_VERSION)' GOARCH=$$($(GO) env GOARCH) $(NFPM) pkg --config packaging/nfpm.yaml --packager $$p --target dist/ || exit 1; \
+	  BIN='$(BIN)' VERSION='$(PKG_VERSION)' GOARCH=$$($(GO) env GOARCH) $(NFPM) pkg --config packaging/nfpm.yaml --packager $$p --target '$(DIST)/' || exit 1; \
 	done
 
 bench: build ## benchmark the IMDSv2 path against a bare net/http baseline (installs wrk)

@@ -22,16 +22,20 @@ func repoRoot(t *testing.T) string {
 	return root
 }
 
+// unitPath is the canonical unit: the packages ship it and `tc-credd
+// install` embeds it.
+const unitPath = "internal/unit/tc-credd.service"
+
 func TestSystemdUnit(t *testing.T) {
 	root := repoRoot(t)
-	unit, err := os.ReadFile(filepath.Join(root, "systemd", "tc-credd.service"))
+	unit, err := os.ReadFile(filepath.Join(root, unitPath))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
 		"\nUser=tc-credd\n", "\nNoNewPrivileges=yes\n", "\nProtectSystem=strict\n", "\nPrivateTmp=yes\n",
 		"\nCapabilityBoundingSet=\n", "\nRestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX\n", "\nLimitCORE=0\n",
-		"\nExecReload=/bin/kill -HUP $MAINPID\n", "\nType=notify\n",
+		"\nExecReload=/bin/kill -HUP $MAINPID\n", "\nType=notify\n", "\nRuntimeDirectoryPreserve=yes\n",
 	} {
 		if !strings.Contains(string(unit), want) {
 			t.Errorf("unit lacks %q", strings.TrimSpace(want))
@@ -53,22 +57,42 @@ func TestSystemdUnit(t *testing.T) {
 	if err != nil || len(strings.TrimSpace(string(out))) > 0 {
 		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
 	}
+	// The exposure level systemd computes from the sandbox settings stays
+	// at 1.5 or below (the threshold counts tenths).
+	out, err = exec.Command("systemd-analyze", "security", "--offline=true", "--threshold=15", local).CombinedOutput()
+	if err != nil {
+		t.Fatalf("systemd-analyze security: exposure above 1.5 (%v)\n%s", err, out)
+	}
+}
+
+// buildPackages runs `make package` with the binary and the packages in a
+// temporary folder, and returns the .deb and the .rpm.
+func buildPackages(t *testing.T) (deb, rpm string) {
+	t.Helper()
+	out := t.TempDir()
+	mk := exec.Command("make", "package", "PKG_VERSION=0.0.1~test",
+		"BIN="+filepath.Join(out, "bin", "tc-credd"), "DIST="+filepath.Join(out, "dist"))
+	mk.Dir = repoRoot(t)
+	if b, err := mk.CombinedOutput(); err != nil {
+		t.Fatalf("make package: %v\n%s", err, b)
+	}
+	debs, _ := filepath.Glob(filepath.Join(out, "dist", "tc-credd_0.0.1~test_*.deb"))
+	rpms, _ := filepath.Glob(filepath.Join(out, "dist", "tc-credd-0.0.1~test-1.*.rpm"))
+	if len(debs) != 1 || len(rpms) != 1 {
+		t.Fatalf("packages: deb %v rpm %v", debs, rpms)
+	}
+	return debs[0], rpms[0]
 }
 
 func TestPackages(t *testing.T) {
 	root := repoRoot(t)
-	dist := t.TempDir()
-	mk := exec.Command("make", "package", "PKG_VERSION=0.0.1~test")
-	mk.Dir = root
-	if out, err := mk.CombinedOutput(); err != nil {
-		t.Fatalf("make package: %v\n%s", err, out)
+	deb, _ := buildPackages(t)
+	for _, p := range []string{"bin", "dist"} {
+		if _, err := os.Stat(filepath.Join(root, p)); err == nil {
+			t.Errorf("make package wrote %s/ into the work tree", p)
+		}
 	}
-	debs, _ := filepath.Glob(filepath.Join(root, "dist", "tc-credd_0.0.1~test_*.deb"))
-	rpms, _ := filepath.Glob(filepath.Join(root, "dist", "tc-credd-0.0.1~test-1.*.rpm"))
-	if len(debs) != 1 || len(rpms) != 1 {
-		t.Fatalf("packages: deb %v rpm %v", debs, rpms)
-	}
-	list, err := exec.Command("dpkg-deb", "-c", debs[0]).CombinedOutput()
+	list, err := exec.Command("dpkg-deb", "-c", deb).CombinedOutput()
 	if err != nil {
 		t.Fatalf("dpkg-deb -c: %v\n%s", err, list)
 	}
@@ -76,12 +100,15 @@ func TestPackages(t *testing.T) {
 		"-rwxr-xr-x root/root", "./usr/bin/tc-credd",
 		"./lib/systemd/system/tc-credd.service",
 		"-rw-r----- root/tc-credd", "./etc/tc-credd/config.yml",
+		"drwxr-x--- root/tc-credd", "./etc/tc-credd/\n",
+		"-rw-r--r-- root/root", "./usr/share/doc/tc-credd/copyright",
 	} {
 		if !strings.Contains(string(list), want) {
 			t.Errorf("dpkg-deb -c lacks %q:\n%s", want, list)
 		}
 	}
-	ctrl := exec.Command("dpkg-deb", "-e", debs[0], filepath.Join(dist, "DEBIAN"))
+	dist := t.TempDir()
+	ctrl := exec.Command("dpkg-deb", "-e", deb, filepath.Join(dist, "DEBIAN"))
 	if out, err := ctrl.CombinedOutput(); err != nil {
 		t.Fatalf("dpkg-deb -e: %v\n%s", err, out)
 	}
@@ -89,9 +116,37 @@ func TestPackages(t *testing.T) {
 	if strings.TrimSpace(string(conffiles)) != "/etc/tc-credd/config.yml" {
 		t.Errorf("conffiles = %q", conffiles)
 	}
-	preinst, _ := os.ReadFile(filepath.Join(dist, "DEBIAN", "preinst"))
-	if !strings.Contains(string(preinst), "useradd --system") {
-		t.Errorf("preinst does not create the service user:\n%s", preinst)
+	// Each maintainer script is the one in packaging/scripts.
+	for deb, src := range map[string]string{"preinst": "preinstall.sh", "postinst": "postinstall.sh", "prerm": "preremove.sh", "postrm": "postremove.sh"} {
+		got, _ := os.ReadFile(filepath.Join(dist, "DEBIAN", deb))
+		want, err := os.ReadFile(filepath.Join(root, "packaging", "scripts", src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want) {
+			t.Errorf("the package's %s is not packaging/scripts/%s:\n%s", deb, src, got)
+		}
+	}
+	// The synopsis is one whole phrase; the long description follows.
+	desc, err := exec.Command("dpkg-deb", "-f", deb, "Description").CombinedOutput()
+	if err != nil {
+		t.Fatalf("dpkg-deb -f: %v\n%s", err, desc)
+	}
+	lines := strings.Split(strings.TrimSpace(string(desc)), "\n")
+	synopsis := lines[0]
+	if len(lines) < 2 || len(synopsis) > 80 || strings.Contains(synopsis, ". ") || strings.HasSuffix(synopsis, ".") {
+		t.Fatalf("synopsis %q: want one phrase under 80 characters, without a period, then a long description", synopsis)
+	}
+	if first := strings.TrimSpace(lines[1]); first == "" || strings.ToUpper(first[:1]) != first[:1] {
+		t.Errorf("the long description does not start a sentence of its own: %q", lines[1])
+	}
+	// The copyright file is the MPL-2.0 the packages declare.
+	lic, err := os.ReadFile(filepath.Join(root, "LICENSE"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(lic), "Mozilla Public License Version 2.0\n") {
+		t.Errorf("LICENSE is not the MPL-2.0 text: %.60q", lic)
 	}
 }
 
