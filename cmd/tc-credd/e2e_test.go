@@ -383,6 +383,25 @@ func TestDevMode(t *testing.T) {
 			t.Fatalf("dev printed no %s: %v", k, exports)
 		}
 	}
+	// botocore (the AWS CLI, boto3) appends "latest/api/token" to the
+	// endpoint as it is: the printed endpoint must work that way too.
+	put, err := http.NewRequest(http.MethodPut, exports["AWS_EC2_METADATA_SERVICE_ENDPOINT"]+"latest/api/token", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	put.Header.Set("X-aws-ec2-metadata-token-ttl-seconds", "60")
+	resp, err := http.DefaultClient.Do(put)
+	if err != nil {
+		t.Fatalf("IMDS token at the printed endpoint: %v", err)
+	}
+	session, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || len(session) == 0 {
+		t.Fatalf("IMDS token at %slatest/api/token: %s %q", exports["AWS_EC2_METADATA_SERVICE_ENDPOINT"], resp.Status, session)
+	}
+	if exports["GCE_METADATA_ROOT"] != exports["GCE_METADATA_HOST"] {
+		t.Errorf("GCE_METADATA_ROOT %q, GCE_METADATA_HOST %q: gcloud reads the first", exports["GCE_METADATA_ROOT"], exports["GCE_METADATA_HOST"])
+	}
 	sdktest.CleanAWSEnv(t)
 	t.Setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", exports["AWS_EC2_METADATA_SERVICE_ENDPOINT"])
 	c, err := config.LoadDefaultConfig(context.Background())
