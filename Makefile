@@ -9,7 +9,11 @@ NFPM     := $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2
 # Package versions must sort: a release tag vX.Y.Z, else 0.1.0~dev.<commit>.
 PKG_VERSION ?= $(shell git describe --tags --exact-match --match 'v*' 2>/dev/null | sed 's/^v//' | grep . || echo 0.1.0~dev.$$(git rev-parse --short HEAD 2>/dev/null || echo 0))
 
-.PHONY: help build test lint cross tidy-check bench package run ci deps clean
+# The OCI image `make image` builds (buildah, no Docker daemon needed).
+IMAGE    ?= ghcr.io/taskcluster/tc-credd
+BUILDAH  ?= buildah --storage-driver vfs
+
+.PHONY: help build test lint cross tidy-check bench package image image-name run ci deps clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -44,6 +48,13 @@ package: ## build dist/*.deb and dist/*.rpm with nfpm (BIN= and DIST= move them)
 	for p in deb rpm; do \
 	  BIN='$(BIN)' VERSION='$(PKG_VERSION)' GOARCH=$$($(GO) env GOARCH) $(NFPM) pkg --config packaging/nfpm.yaml --packager $$p --target '$(DIST)/' || exit 1; \
 	done
+
+image: ## build the OCI image $(IMAGE):latest with buildah, from scratch
+	GOOS=linux $(MAKE) build BIN='$(BIN)'
+	BIN='$(BIN)' IMAGE='$(IMAGE)' VERSION='$(VERSION)' BUILDAH='$(BUILDAH)' packaging/image/build.sh
+
+image-name: ## print the image name `make image` builds
+	@echo '$(IMAGE):latest'
 
 bench: build ## benchmark the IMDSv2 path against a bare net/http baseline (installs wrk)
 	bench/run.sh

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -165,6 +166,41 @@ func validate(t *testing.T, name, text string) {
 	}
 }
 
+type podProbe struct {
+	Exec struct {
+		Command []string `yaml:"command"`
+	} `yaml:"exec"`
+}
+
+type podContainer struct {
+	Name            string    `yaml:"name"`
+	Image           string    `yaml:"image"`
+	RestartPolicy   string    `yaml:"restartPolicy"`
+	StartupProbe    *podProbe `yaml:"startupProbe"`
+	LivenessProbe   *podProbe `yaml:"livenessProbe"`
+	Env             []struct{ Name, Value string }
+	SecurityContext struct {
+		RunAsUser *int `yaml:"runAsUser"`
+	} `yaml:"securityContext"`
+	VolumeMounts []struct {
+		Name      string `yaml:"name"`
+		MountPath string `yaml:"mountPath"`
+		ReadOnly  bool   `yaml:"readOnly"`
+	} `yaml:"volumeMounts"`
+}
+
+// imageName is the image `make image` builds.
+func imageName(t *testing.T) string {
+	t.Helper()
+	mk := exec.Command("make", "-s", "image-name")
+	mk.Dir = repoRoot(t)
+	out, err := mk.Output()
+	if err != nil {
+		t.Fatalf("make image-name: %v", err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
 func TestExampleConfigsAreValid(t *testing.T) {
 	root := repoRoot(t)
 	example, err := os.ReadFile(filepath.Join(root, "packaging", "config.example.yml"))
@@ -184,13 +220,15 @@ func TestExampleConfigsAreValid(t *testing.T) {
 			Kind       string            `yaml:"kind"`
 			StringData map[string]string `yaml:"stringData"`
 			Spec       struct {
-				InitContainers []struct {
-					Name          string `yaml:"name"`
-					RestartPolicy string `yaml:"restartPolicy"`
-				} `yaml:"initContainers"`
-				Containers []struct {
-					Env []struct{ Name, Value string } `yaml:"env"`
-				} `yaml:"containers"`
+				SecurityContext struct {
+					FSGroup *int `yaml:"fsGroup"`
+				} `yaml:"securityContext"`
+				Volumes []struct {
+					Name   string    `yaml:"name"`
+					Secret *struct{} `yaml:"secret"`
+				} `yaml:"volumes"`
+				InitContainers []podContainer `yaml:"initContainers"`
+				Containers     []podContainer `yaml:"containers"`
 			} `yaml:"spec"`
 		}
 		if err := dec.Decode(&doc); err != nil {
@@ -199,19 +237,58 @@ func TestExampleConfigsAreValid(t *testing.T) {
 		switch doc.Kind {
 		case "Secret":
 			validate(t, "pod.yaml config", doc.StringData["config.yml"])
+			if !strings.Contains(doc.StringData["config.yml"], `localTokenMode: "0640"`) {
+				t.Error("the pod's config keeps the local token from the app's group")
+			}
 		case "Pod":
 			found = true
 			if len(doc.Spec.InitContainers) != 1 || doc.Spec.InitContainers[0].RestartPolicy != "Always" {
-				t.Errorf("tc-credd is not a native sidecar: %+v", doc.Spec.InitContainers)
+				t.Fatalf("tc-credd is not a native sidecar: %+v", doc.Spec.InitContainers)
+			}
+			side, app := doc.Spec.InitContainers[0], doc.Spec.Containers[0]
+			if side.Image != imageName(t) {
+				t.Errorf("the sidecar's image %q is not the one `make image` builds (%s)", side.Image, imageName(t))
+			}
+			probes := map[string]*podProbe{"startupProbe": side.StartupProbe, "livenessProbe": side.LivenessProbe}
+			for name, p := range probes {
+				if p == nil || len(p.Exec.Command) < 2 || p.Exec.Command[1] != "ready" {
+					t.Errorf("the sidecar has no %s running tc-credd ready: %+v", name, p)
+				}
+			}
+			if p := side.LivenessProbe; p != nil && !slices.Contains(p.Exec.Command, "--live") {
+				t.Errorf("the liveness probe waits for readiness: a Taskcluster outage would restart the sidecar: %v", p.Exec.Command)
 			}
 			env := map[string]string{}
-			for _, e := range doc.Spec.Containers[0].Env {
+			for _, e := range app.Env {
 				env[e.Name] = e.Value
 			}
-			for _, k := range []string{"AWS_EC2_METADATA_SERVICE_ENDPOINT", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "GCE_METADATA_HOST", "GCE_METADATA_IP"} {
+			for _, k := range []string{"AWS_EC2_METADATA_SERVICE_ENDPOINT", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "GCE_METADATA_HOST", "GCE_METADATA_ROOT", "GCE_METADATA_IP"} {
 				if env[k] == "" {
 					t.Errorf("the app container lacks %s", k)
 				}
+			}
+			if !strings.HasSuffix(env["AWS_EC2_METADATA_SERVICE_ENDPOINT"], "/") {
+				t.Errorf("AWS_EC2_METADATA_SERVICE_ENDPOINT %q lacks its final /", env["AWS_EC2_METADATA_SERVICE_ENDPOINT"])
+			}
+			// The access token is mounted into tc-credd alone; the app
+			// runs as another user, in the group of the token's volume.
+			secrets := map[string]bool{}
+			for _, v := range doc.Spec.Volumes {
+				secrets[v.Name] = v.Secret != nil
+			}
+			for _, m := range app.VolumeMounts {
+				if secrets[m.Name] {
+					t.Errorf("the app mounts the Secret %s", m.Name)
+				}
+				if m.MountPath == "/run/tc-credd" && !m.ReadOnly {
+					t.Error("the app may write the local token's volume")
+				}
+			}
+			if app.SecurityContext.RunAsUser == nil || side.SecurityContext.RunAsUser == nil || *app.SecurityContext.RunAsUser == *side.SecurityContext.RunAsUser {
+				t.Error("the app and tc-credd must run as different users")
+			}
+			if doc.Spec.SecurityContext.FSGroup == nil {
+				t.Error("no fsGroup: the app cannot read the local token")
 			}
 		}
 	}

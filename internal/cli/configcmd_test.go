@@ -15,7 +15,7 @@ func TestConfigCommandUsage(t *testing.T) {
 	}{
 		{[]string{"credential-process", "--config", "/nonexistent"}, "usage: tc-credd credential-process --config FILE NAME"},
 		{[]string{"credential-process", "--config", "/nonexistent", "a", "b"}, "usage: tc-credd credential-process --config FILE NAME"},
-		{[]string{"ready", "--config", "/nonexistent", "extra"}, "usage: tc-credd ready --config FILE\n"},
+		{[]string{"ready", "--config", "/nonexistent", "extra"}, "usage: tc-credd ready --config FILE [--live]\n"},
 		{[]string{"check", "--config", "/nonexistent", "extra"}, "usage: tc-credd check --config FILE\n"},
 	} {
 		var out, errb bytes.Buffer

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -67,9 +68,24 @@ func (e env) credentialProcess(args []string) int {
 }
 
 // ready exits 0 when the running daemon's /readyz says every source holds
-// a credential: a probe for images without curl.
+// a credential: a probe for images without curl. With --live it asks
+// /healthz instead, which answers while the process serves at all: a
+// liveness probe must not restart the daemon because Taskcluster is down.
 func (e env) ready(args []string) int {
-	cfg, _, code := e.configCommand("ready", "config file of the running daemon (or TC_CREDD_CONFIG)", "", args)
+	var path string
+	var live bool
+	fs, ok := e.flags("ready", args, func(fs *flag.FlagSet) {
+		fs.StringVar(&path, "config", "", "config file of the running daemon (or TC_CREDD_CONFIG)")
+		fs.BoolVar(&live, "live", false, "only check that the daemon answers (a liveness probe)")
+	})
+	if !ok {
+		return ExitUsage
+	}
+	if fs.NArg() != 0 {
+		fmt.Fprintln(e.stderr, "usage: tc-credd ready --config FILE [--live]")
+		return ExitUsage
+	}
+	cfg, code := e.loadConfig(path, nil)
 	if cfg == nil {
 		return code
 	}
@@ -77,8 +93,12 @@ func (e env) ready(args []string) int {
 		fmt.Fprintln(e.stderr, "tc-credd ready: the config has no opsListen")
 		return ExitUsage
 	}
+	endpoint, state := "/readyz", "ready"
+	if live {
+		endpoint, state = "/healthz", "alive"
+	}
 	client := &http.Client{Timeout: 3 * time.Second}
-	resp, err := client.Get("http://" + cfg.OpsListen + "/readyz")
+	resp, err := client.Get("http://" + cfg.OpsListen + endpoint)
 	if err != nil {
 		fmt.Fprintln(e.stderr, "tc-credd ready:", err)
 		return ExitFailure
@@ -86,9 +106,9 @@ func (e env) ready(args []string) int {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	if resp.StatusCode != http.StatusOK {
-		fmt.Fprintf(e.stderr, "tc-credd ready: not ready: %s\n", body)
+		fmt.Fprintf(e.stderr, "tc-credd ready: not %s: %s\n", state, body)
 		return ExitFailure
 	}
-	fmt.Fprintln(e.stdout, "ready")
+	fmt.Fprintln(e.stdout, state)
 	return ExitOK
 }
