@@ -296,3 +296,31 @@ func TestExampleConfigsAreValid(t *testing.T) {
 		t.Fatal("no Pod in pod.yaml")
 	}
 }
+
+// The Docker build context leaves out what builds and tests leave behind,
+// and the image publishes no port: tc-credd listens on loopback only.
+func TestDockerfile(t *testing.T) {
+	root := repoRoot(t)
+	ignore, err := os.ReadFile(filepath.Join(root, ".dockerignore"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(string(ignore), "\n")
+	for _, want := range []string{".git", "**/node_modules", "bin", "dist"} {
+		if !slices.Contains(lines, want) {
+			t.Errorf(".dockerignore lacks %s", want)
+		}
+	}
+	docker, err := os.ReadFile(filepath.Join(root, "packaging", "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(docker), "\n") {
+		if strings.HasPrefix(line, "EXPOSE") {
+			t.Errorf("the Dockerfile exposes loopback-only ports: %s", line)
+		}
+	}
+	if !strings.Contains(string(docker), "\nUSER 65532:65533\n") {
+		t.Error("the Dockerfile's user is not the one `make image` sets")
+	}
+}
