@@ -118,14 +118,14 @@ func TestPackages(t *testing.T) {
 		t.Errorf("conffiles = %q", conffiles)
 	}
 	// Each maintainer script is the one in packaging/scripts.
-	for deb, src := range map[string]string{"preinst": "preinstall.sh", "postinst": "postinstall.sh", "prerm": "preremove.sh", "postrm": "postremove.sh"} {
+	for deb, src := range map[string]string{"preinst": "internal/unit/preinstall.sh", "postinst": "packaging/scripts/postinstall.sh", "prerm": "packaging/scripts/preremove.sh", "postrm": "packaging/scripts/postremove.sh"} {
 		got, _ := os.ReadFile(filepath.Join(dist, "DEBIAN", deb))
-		want, err := os.ReadFile(filepath.Join(root, "packaging", "scripts", src))
+		want, err := os.ReadFile(filepath.Join(root, src))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if string(got) != string(want) {
-			t.Errorf("the package's %s is not packaging/scripts/%s:\n%s", deb, src, got)
+			t.Errorf("the package's %s is not %s:\n%s", deb, src, got)
 		}
 	}
 	// The synopsis is one whole phrase; the long description follows.

@@ -22,8 +22,9 @@ func ServiceTemplate() string {
 	return strings.Replace(Systemd, packagedExecStart, "ExecStart={{Path | cmdEscape}}{{range Arguments}} {{. | cmd}}{{end}}\n", 1)
 }
 
-// SysUsers declares the unit's user and groups for systemd-sysusers: the
-// user tc-credd with its own group, and the consumers' tc-credd-clients.
-const SysUsers = `u tc-credd - "tc-credd daemon" /nonexistent /usr/sbin/nologin
-g tc-credd-clients -
-`
+// CreateUsers is the shell script that creates the user tc-credd, its
+// group tc-credd and the consumers' group tc-credd-clients, unless they
+// exist: the packages' pre-install script.
+//
+//go:embed preinstall.sh
+var CreateUsers string

@@ -1,6 +1,7 @@
 #!/bin/sh
-# Before the files land. deb preinst: install | upgrade OLD-VERSION;
-# rpm %pre: $1 is 1 on install, 2 or more on upgrade.
+# Creates the unit's user and groups. The packages run it before their
+# files land (deb preinst: install | upgrade OLD-VERSION; rpm %pre: $1 is 1
+# on install, 2 or more on upgrade); `tc-credd install` runs it too.
 #
 # Two groups, least privilege: the user tc-credd and its group tc-credd
 # alone (with root) read /etc/tc-credd, where the config and the Taskcluster
