@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -322,5 +323,24 @@ func TestDockerfile(t *testing.T) {
 	}
 	if !strings.Contains(string(docker), "\nUSER 65532:65533\n") {
 		t.Error("the Dockerfile's user is not the one `make image` sets")
+	}
+}
+
+// Every IMDS endpoint the README documents ends in "/": botocore appends
+// "latest/api/token" as it is.
+func TestDocumentedIMDSEndpoints(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join(repoRoot(t), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := 0
+	for _, m := range regexp.MustCompile(`AWS_EC2_METADATA_SERVICE_ENDPOINT=(\S+)`).FindAllSubmatch(readme, -1) {
+		found++
+		if !strings.HasSuffix(string(m[1]), "/") {
+			t.Errorf("README: AWS_EC2_METADATA_SERVICE_ENDPOINT=%s lacks its final /", m[1])
+		}
+	}
+	if found == 0 {
+		t.Fatal("the README documents no IMDS endpoint")
 	}
 }
