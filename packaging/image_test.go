@@ -14,7 +14,6 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/config"
-	"golang.org/x/oauth2/google"
 
 	"github.com/taskcluster/tc-credd/internal/authtest"
 	"github.com/taskcluster/tc-credd/internal/sdktest"
@@ -57,18 +56,7 @@ func container(t *testing.T, image string, runArgs, args []string) map[string]st
 			t.Errorf("the container after SIGINT: %v\n%s", err, logs.String())
 		}
 	})
-	exports := map[string]string{}
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if k, v, ok := strings.Cut(strings.TrimPrefix(line, "export "), "="); ok && strings.HasPrefix(line, "export ") {
-			exports[k] = v
-		}
-		if strings.HasPrefix(line, "Ctrl-C") {
-			break
-		}
-	}
-	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+	exports := sdktest.ReadDevExports(stdout)
 	if len(exports) == 0 {
 		t.Fatalf("the container printed no SDK settings:\n%s", logs.String())
 	}
@@ -93,20 +81,7 @@ func TestImage(t *testing.T) {
 	}
 
 	exports := container(t, image, nil, []string{"dev", "--listen", "127.0.0.1:0", "--ops-listen", "127.0.0.1:0"})
-	sdktest.CleanAWSEnv(t)
-	t.Setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", exports["AWS_EC2_METADATA_SERVICE_ENDPOINT"])
-	c, err := config.LoadDefaultConfig(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	creds, err := c.Credentials.Retrieve(context.Background())
-	if err != nil || !strings.HasPrefix(creds.AccessKeyID, "ASIA") || creds.SessionToken == "" {
-		t.Fatalf("the AWS SDK got %q from the container: %v", creds.AccessKeyID, err)
-	}
-	t.Setenv("GCE_METADATA_HOST", exports["GCE_METADATA_HOST"])
-	if tk, err := google.ComputeTokenSource("").Token(); err != nil || tk.AccessToken == "" {
-		t.Fatalf("the Google library got no token from the container: %v", err)
-	}
+	sdktest.GetDemoCredentials(t, exports)
 }
 
 // TestImageRun runs the image's default command, tc-credd run, against the
