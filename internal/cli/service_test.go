@@ -144,16 +144,56 @@ func TestServiceSysV(t *testing.T) {
 	if err := os.Symlink(shell, filepath.Join(h.stubs, "sh")); err != nil {
 		t.Fatal(err)
 	}
+	// The daemon runs the script as uid 64201: it must reach the binary
+	// and read the config (as the packages lay it out: root, group
+	// tc-credd, 0640). Taskcluster is unreachable; the daemon runs anyway.
+	for _, d := range []string{filepath.Dir(filepath.Dir(h.bin)), filepath.Dir(h.bin), filepath.Dir(h.config)} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cfg := "rootUrl: http://127.0.0.1:1\ncredentials:\n  clientId: host\n  accessToken: not-a-real-token-but-long-enough\nlocalTokenMode: \"0640\"\nsentry:\n  - name: app\n    project: app\n"
+	if err := os.WriteFile(h.config, []byte(cfg), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(h.config, 0, 64201); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(h.config, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	// The namespace also gets its own /run, /var/log, and passwd and group
+	// files naming tc-credd (64201) and tc-credd-clients (64202).
 	out := h.run(`
-mount -t tmpfs tmpfs /run/systemd
+mount -t tmpfs tmpfs /run
+mount -t tmpfs tmpfs /var/log
 mount -t tmpfs tmpfs /etc/init.d
 for d in /etc/rc?.d; do mount -t tmpfs tmpfs "$d"; done
+cp /etc/passwd "$STATE/passwd"; echo 'tc-credd:x:64201:64201::/nonexistent:/usr/sbin/nologin' >> "$STATE/passwd"
+cp /etc/group "$STATE/group"; printf 'tc-credd:x:64201:\ntc-credd-clients:x:64202:\n' >> "$STATE/group"
+mount --bind "$STATE/passwd" /etc/passwd
+mount --bind "$STATE/group" /etc/group
 PATH=${PATH%%:*} "$TC_CREDD" install --config "$CONFIG"
 cp /etc/init.d/tc-credd "$STATE/script"
 ls /etc/rc?.d > "$STATE/installed"
+/etc/init.d/tc-credd start
+pid=$(cat /run/tc-credd.pid)
+# The daemon creates the local token at start-up; wait for it (or its end).
+while [ ! -s /run/tc-credd/token ] && kill -0 "$pid" 2>/dev/null; do :; done
+stat -c '%U:%G %a' /run/tc-credd/token > "$STATE/token" || true
+grep -E '^(Uid|Gid|Groups|NoNewPrivs|CapEff):' "/proc/$pid/status" > "$STATE/proc" || true
+/etc/init.d/tc-credd status > "$STATE/status" || echo "exit $?" >> "$STATE/status"
+/etc/init.d/tc-credd stop
+/etc/init.d/tc-credd status >> "$STATE/status" || echo "exit $?" >> "$STATE/status"
+cp /var/log/tc-credd.log "$STATE/daemon.log"
 PATH=${PATH%%:*} "$TC_CREDD" uninstall --config "$CONFIG"
 ls -A /etc/init.d /etc/rc?.d > "$STATE/after"
 `, "CONFIG="+h.config)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("daemon log:\n%s", h.read("daemon.log"))
+		}
+	})
 	if !strings.Contains(out, "install done (system: unix-systemv") {
 		t.Skipf("this machine's service manager is not SysV here:\n%s", out)
 	}
@@ -162,6 +202,20 @@ ls -A /etc/init.d /etc/rc?.d > "$STATE/after"
 		if !strings.Contains(script, want) {
 			t.Errorf("the init script lacks %q:\n%s", want, script)
 		}
+	}
+	// The daemon ran as the unit runs it: tc-credd, group tc-credd-clients,
+	// supplementary tc-credd, no capabilities, no_new_privs.
+	proc := strings.Join(strings.Fields(h.read("proc")), " ")
+	for _, want := range []string{"Uid: 64201 64201 64201 64201", "Gid: 64202 64202 64202 64202", "Groups: 64201", "NoNewPrivs: 1", "CapEff: 0000000000000000"} {
+		if !strings.Contains(proc, want) {
+			t.Errorf("the daemon's credentials lack %q: %s\n%s", want, proc, out)
+		}
+	}
+	if got := h.read("token"); got != "tc-credd:tc-credd-clients 640\n" {
+		t.Errorf("the local token is %q, want tc-credd:tc-credd-clients 640", got)
+	}
+	if got := h.read("status"); got != "running\nstopped\nexit 3\n" {
+		t.Errorf("status while running, then after stop: %q", got)
 	}
 	if !strings.Contains(h.read("installed"), "S50tc-credd") {
 		t.Errorf("install made no rc links:\n%s", h.read("installed"))
