@@ -97,7 +97,7 @@ mount -t tmpfs tmpfs /run/systemd
 mkdir /run/systemd/system
 mount -t tmpfs tmpfs /etc/systemd/system
 "$TC_CREDD" install
-cp /etc/systemd/system/tc-credd.service "$STATE/unit"
+cp /etc/systemd/system/tc-credd.service "$STATE/tc-credd.service"
 if "$TC_CREDD" start 2>"$STATE/start"; then echo "start succeeded" >> "$STATE/start"; fi
 if "$TC_CREDD" status >"$STATE/status"; then echo "status succeeded" >> "$STATE/status"; fi
 "$TC_CREDD" uninstall
@@ -105,8 +105,16 @@ ls -A /etc/systemd/system > "$STATE/after"
 `, "TC_CREDD_CONFIG="+h.config)
 	want := strings.Replace(unit.Systemd, "ExecStart=/usr/bin/tc-credd run --config /etc/tc-credd/config.yml",
 		"ExecStart="+h.bin+` "run" "--config" "`+h.config+`"`, 1)
-	if got := h.read("unit"); got != want {
+	if got := h.read("tc-credd.service"); got != want {
 		t.Errorf("the installed unit is not the packaged one with this binary and config:\n%s", got)
+	}
+	// systemd accepts it as written, hardened as the packaged one.
+	installed := filepath.Join(h.state, "tc-credd.service")
+	if out, err := exec.Command("systemd-analyze", "verify", installed).CombinedOutput(); err != nil || len(out) > 0 {
+		t.Errorf("systemd-analyze verify: %v\n%s", err, out)
+	}
+	if out, err := exec.Command("systemd-analyze", "security", "--offline=true", "--threshold=15", installed).CombinedOutput(); err != nil {
+		t.Errorf("systemd-analyze security: %v\n%s", err, out)
 	}
 	if !strings.Contains(out, "install done (system: linux-systemd, config: "+h.config+")") {
 		t.Errorf("install output:\n%s", out)
