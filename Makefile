@@ -3,13 +3,18 @@ GO       ?= go
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X github.com/taskcluster/tc-credd/internal/cli.Version=$(VERSION)
 BIN      := bin/tc-credd
+DIST     := dist
 INTEROP  := internal/hawk/testdata/interop
 CONFORM  := internal/authtest/testdata/conformance
 NFPM     := $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2
 # Package versions must sort: a release tag vX.Y.Z, else 0.1.0~dev.<commit>.
 PKG_VERSION ?= $(shell git describe --tags --exact-match --match 'v*' 2>/dev/null | sed 's/^v//' | grep . || echo 0.1.0~dev.$$(git rev-parse --short HEAD 2>/dev/null || echo 0))
 
-.PHONY: help build test lint cross tidy-check bench package run ci deps clean
+# The OCI image `make image` builds (buildah, no Docker daemon needed).
+IMAGE    ?= ghcr.io/taskcluster/tc-credd
+BUILDAH  ?= buildah --storage-driver vfs
+
+.PHONY: help build test lint cross tidy-check bench package image image-name run ci deps clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -41,12 +46,19 @@ cross: ## the service platforms build: Linux (amd64, arm64), macOS, Windows
 tidy-check: ## go.mod and go.sum are tidy
 	$(GO) mod tidy -diff
 
-package: ## build dist/*.deb and dist/*.rpm with nfpm
-	GOOS=linux $(MAKE) build
-	mkdir -p dist
+package: ## build dist/*.deb and dist/*.rpm with nfpm (BIN= and DIST= move them)
+	GOOS=linux $(MAKE) build BIN='$(BIN)'
+	mkdir -p '$(DIST)'
 	for p in deb rpm; do \
-	  VERSION='$(PKG_VERSION)' GOARCH=$$($(GO) env GOARCH) $(NFPM) pkg --config packaging/nfpm.yaml --packager $$p --target dist/ || exit 1; \
+	  BIN='$(BIN)' VERSION='$(PKG_VERSION)' GOARCH=$$($(GO) env GOARCH) $(NFPM) pkg --config packaging/nfpm.yaml --packager $$p --target '$(DIST)/' || exit 1; \
 	done
+
+image: ## build the OCI image $(IMAGE):latest with buildah, from scratch
+	GOOS=linux $(MAKE) build BIN='$(BIN)'
+	BIN='$(BIN)' IMAGE='$(IMAGE)' VERSION='$(VERSION)' BUILDAH='$(BUILDAH)' packaging/image/build.sh
+
+image-name: ## print the image name `make image` builds
+	@echo '$(IMAGE):latest'
 
 bench: ## benchmark the IMDSv2 path against a bare net/http server and AEMM, and idle cost (installs wrk, AEMM)
 	bench/run.sh

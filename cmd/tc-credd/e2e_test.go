@@ -367,37 +367,32 @@ func TestDevMode(t *testing.T) {
 			_ = cmd.Wait()
 		}
 	}()
-	exports := map[string]string{}
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if k, v, ok := strings.Cut(strings.TrimPrefix(line, "export "), "="); ok && strings.HasPrefix(line, "export ") {
-			exports[k] = v
-		}
-		if strings.HasPrefix(line, "Ctrl-C") {
-			break
-		}
-	}
-	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+	exports := sdktest.ReadDevExports(stdout)
 	for _, k := range []string{"AWS_EC2_METADATA_SERVICE_ENDPOINT", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "GCE_METADATA_HOST", "GCE_METADATA_IP"} {
 		if exports[k] == "" {
 			t.Fatalf("dev printed no %s: %v", k, exports)
 		}
 	}
-	sdktest.CleanAWSEnv(t)
-	t.Setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", exports["AWS_EC2_METADATA_SERVICE_ENDPOINT"])
-	c, err := config.LoadDefaultConfig(context.Background())
+	// botocore (the AWS CLI, boto3) appends "latest/api/token" to the
+	// endpoint as it is: the printed endpoint must work that way too.
+	put, err := http.NewRequest(http.MethodPut, exports["AWS_EC2_METADATA_SERVICE_ENDPOINT"]+"latest/api/token", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	creds, err := c.Credentials.Retrieve(context.Background())
-	if err != nil || !strings.HasPrefix(creds.AccessKeyID, "ASIA") || creds.SessionToken == "" {
-		t.Fatalf("the SDK got %q: %v", creds.AccessKeyID, err)
+	put.Header.Set("X-aws-ec2-metadata-token-ttl-seconds", "60")
+	resp, err := http.DefaultClient.Do(put)
+	if err != nil {
+		t.Fatalf("IMDS token at the printed endpoint: %v", err)
 	}
-	t.Setenv("GCE_METADATA_HOST", exports["GCE_METADATA_HOST"])
-	if tk, err := google.ComputeTokenSource("").Token(); err != nil || tk.AccessToken == "" {
-		t.Fatalf("GCP token: %v", err)
+	session, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || len(session) == 0 {
+		t.Fatalf("IMDS token at %slatest/api/token: %s %q", exports["AWS_EC2_METADATA_SERVICE_ENDPOINT"], resp.Status, session)
 	}
+	if exports["GCE_METADATA_ROOT"] != exports["GCE_METADATA_HOST"] {
+		t.Errorf("GCE_METADATA_ROOT %q, GCE_METADATA_HOST %q: gcloud reads the first", exports["GCE_METADATA_ROOT"], exports["GCE_METADATA_HOST"])
+	}
+	sdktest.GetDemoCredentials(t, exports)
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}

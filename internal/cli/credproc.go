@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -69,14 +70,23 @@ func (e env) credentialProcess(args []string) int {
 }
 
 // ready exits 0 when the running daemon's /readyz says every source holds
-// a credential: a probe for images without curl.
+// a credential: a probe for images without curl. With --live it asks
+// /healthz instead, which answers while the process serves at all: a
+// liveness probe must not restart the daemon because Taskcluster is down.
 func (e env) ready(args []string) int {
-	ops, code := e.opsListen("ready", args)
+	var live bool
+	ops, code := e.opsListen("ready", args, func(fs *flag.FlagSet) {
+		fs.BoolVar(&live, "live", false, "only check that the daemon answers (a liveness probe)")
+	})
 	if ops == "" {
 		return code
 	}
+	endpoint, state := "/readyz", "ready"
+	if live {
+		endpoint, state = "/healthz", "alive"
+	}
 	client := &http.Client{Timeout: 3 * time.Second}
-	resp, err := client.Get("http://" + ops + "/readyz")
+	resp, err := client.Get("http://" + ops + endpoint)
 	if err != nil {
 		fmt.Fprintln(e.stderr, "tc-credd ready:", err)
 		return ExitFailure
@@ -84,18 +94,32 @@ func (e env) ready(args []string) int {
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	if resp.StatusCode != http.StatusOK {
-		fmt.Fprintf(e.stderr, "tc-credd ready: not ready: %s\n", body)
+		fmt.Fprintf(e.stderr, "tc-credd ready: not %s: %s\n", state, body)
 		return ExitFailure
 	}
-	fmt.Fprintln(e.stdout, "ready")
+	fmt.Fprintln(e.stdout, state)
 	return ExitOK
 }
 
-// opsListen loads the config of a command that asks the running daemon's
-// ops listener, and returns that listener's address; "" comes with the
-// exit code to return.
-func (e env) opsListen(name string, args []string) (string, int) {
-	cfg, _, code := e.configCommand(name, "config file of the running daemon (or TC_CREDD_CONFIG)", "", args)
+// opsListen parses the flags of a command that asks the running daemon's
+// ops listener (--config, and those extra defines), loads the config and
+// returns that listener's address; "" comes with the exit code to return.
+func (e env) opsListen(name string, args []string, extra func(*flag.FlagSet)) (string, int) {
+	var path string
+	fs, ok := e.flags(name, args, func(fs *flag.FlagSet) {
+		fs.StringVar(&path, "config", "", "config file of the running daemon (or TC_CREDD_CONFIG)")
+		if extra != nil {
+			extra(fs)
+		}
+	})
+	if !ok {
+		return "", ExitUsage
+	}
+	if fs.NArg() != 0 {
+		fmt.Fprintf(e.stderr, "usage: tc-credd %s --config FILE\n", name)
+		return "", ExitUsage
+	}
+	cfg, code := e.loadConfig(path, nil)
 	if cfg == nil {
 		return "", code
 	}

@@ -36,7 +36,7 @@ type sinkStatus struct {
 // show prints the running daemon's sources and sinks as tables, read from
 // /v1/status on its ops listener: what /v1/status says, for a person.
 func (e env) show(args []string) int {
-	ops, code := e.opsListen("show", args)
+	ops, code := e.opsListen("show", args, nil)
 	if ops == "" {
 		return code
 	}

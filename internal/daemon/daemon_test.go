@@ -80,6 +80,7 @@ func start(t *testing.T, extra string) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
+	t.Setenv("NOTIFY_SOCKET", sock)
 	f.write(f.config(extra))
 	cfg, _, err := daemon.Load(f.path, func(k string) string { return "" })
 	if err != nil {
@@ -90,12 +91,7 @@ func start(t *testing.T, extra string) *fixture {
 	started := make(chan daemon.Addrs, 1)
 	go func() {
 		f.done <- daemon.Run(ctx, cfg, daemon.Options{Path: f.path, Version: "v9.8.7", Logger: zap.New(core, zap.Hooks(f.onLog)), Reload: f.reload, ShutdownGrace: testGrace,
-			Getenv: func(k string) string {
-				if k == "NOTIFY_SOCKET" {
-					return sock
-				}
-				return ""
-			},
+			Getenv:  func(k string) string { return "" },
 			Started: func(a daemon.Addrs) { started <- a }})
 	}()
 	select {

@@ -131,13 +131,14 @@ func printDevHelp(w io.Writer, a Addrs, dir string) {
 
 Point unmodified SDKs at it:
 
-  # AWS, through IMDSv2
-  export AWS_EC2_METADATA_SERVICE_ENDPOINT=http://%[1]s
+  # AWS, through IMDSv2 (the final / matters: botocore appends paths as they are)
+  export AWS_EC2_METADATA_SERVICE_ENDPOINT=http://%[1]s/
   # AWS, or through container credentials
   export AWS_CONTAINER_CREDENTIALS_FULL_URI=http://%[1]s/v1/credentials/aws/demo
   export AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=%[2]s
-  # Google
+  # Google (gcloud reads GCE_METADATA_ROOT)
   export GCE_METADATA_HOST=%[1]s
+  export GCE_METADATA_ROOT=%[1]s
   export GCE_METADATA_IP=%[1]s
 
 Try:

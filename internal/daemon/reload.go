@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"net"
-	"os"
 	"reflect"
 	"strings"
 
+	sddaemon "github.com/coreos/go-systemd/v22/daemon"
 	"go.uber.org/zap"
 
 	"github.com/taskcluster/tc-credd/internal/config"
@@ -142,24 +142,14 @@ func sameAddr(bound, configured string) bool {
 // notifyWhenStarted tells systemd (Type=notify) that start-up is done once
 // every source has had its first fetch, whether or not it succeeded: a
 // source refused by Taskcluster must not hold the service in "activating".
+// NOTIFY_SOCKET is read from the process environment, where systemd puts it,
+// and removed so that sink commands do not inherit it.
 func (d *Daemon) notifyWhenStarted(ctx context.Context) {
-	sock := d.o.Getenv("NOTIFY_SOCKET")
 	if err := d.r.WaitFirstRound(ctx); err != nil {
 		return
 	}
 	d.log.Info("first fetch of every source done", zap.Bool("ready", d.r.Ready()))
-	if sock == "" {
-		return
-	}
-	if strings.HasPrefix(sock, "@") {
-		sock = "\x00" + sock[1:]
-	}
-	conn, err := net.Dial("unixgram", sock)
-	if err != nil {
+	if _, err := sddaemon.SdNotify(true, sddaemon.SdNotifyReady); err != nil {
 		d.log.Warn("sd_notify failed", zap.Error(err))
-		return
 	}
-	defer conn.Close()
-	_, _ = conn.Write([]byte("READY=1"))
-	_ = os.Unsetenv("NOTIFY_SOCKET")
 }
