@@ -90,11 +90,12 @@ func New(o Options) http.Handler {
 	imds := func(name, path string, f http.HandlerFunc) {
 		r.Handle(path, refuseForwarded(h.requireIMDSToken(f))).Methods(get...).Name(name)
 	}
+	// mux tries routes in order: the path every SDK polls comes first.
+	imds("imds_credentials", "/latest/meta-data/iam/security-credentials/{role}", h.imdsCredentials)
 	r.Handle("/latest/api/token", refuseForwarded(http.HandlerFunc(h.imdsToken))).Methods(http.MethodPut).Name("imds_token")
 	r.HandleFunc("/latest/api/token", methodNotAllowed).Name("imds_token")
 	imds("imds_roles", "/latest/meta-data/iam/security-credentials", h.imdsRoles)
 	imds("imds_roles", "/latest/meta-data/iam/security-credentials/", h.imdsRoles)
-	imds("imds_credentials", "/latest/meta-data/iam/security-credentials/{role}", h.imdsCredentials)
 	imds("imds_info", "/latest/meta-data/iam/info", h.imdsInfo)
 	imds("imds_region", "/latest/meta-data/placement/region", h.imdsRegion)
 	imds("imds_az", "/latest/meta-data/placement/availability-zone", h.imdsAZ)
