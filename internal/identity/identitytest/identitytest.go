@@ -35,13 +35,7 @@ func Executable(t testing.TB) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	// t.TempDir's folders are private: open the path down to the copy.
-	for d := dir; d != filepath.Dir(d) && d != os.TempDir(); d = filepath.Dir(d) {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir := SharedDir(t)
 	in, err := os.Open(self)
 	if err != nil {
 		t.Fatal(err)
@@ -59,6 +53,19 @@ func Executable(t testing.TB) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// SharedDir returns a temporary folder every user can enter and list:
+// t.TempDir's folders are private, so the path down to it is opened.
+func SharedDir(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	for d := dir; d != filepath.Dir(d) && d != os.TempDir(); d = filepath.Dir(d) {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
 }
 
 // Command returns a command that runs exe as uid and gid, with env added
