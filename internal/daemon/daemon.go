@@ -159,6 +159,8 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	if err != nil {
 		return err
 	}
+	// Sink writes are audited once the runner takes an audit.SinkAuditor:
+	// d.audit is the one to give it.
 	d.sinks = sink.NewRunner(d.r, d.log.Named("sink"))
 
 	// Bind everything before serving anything, so a taken port fails the
