@@ -5,8 +5,11 @@ package daemon_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -167,5 +170,40 @@ func getJSON(t *testing.T, url string, v any) {
 	t.Helper()
 	if _, body := get(t, url, nil); json.Unmarshal([]byte(body), v) != nil {
 		t.Fatalf("%s: %q", url, body)
+	}
+}
+
+// A reload applies new rules on every listener, the Unix socket's too.
+func TestReloadAppliesRules(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "api.sock")
+	rule := func(uid int) string { return fmt.Sprintf("    allow: {uids: [%d]}\nunixSocket: %s\n", uid, sock) }
+	f := start(t, rule(os.Getuid()+1))
+	tok, err := os.ReadFile(f.addrs.TokenFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth := map[string]string{"Authorization": strings.TrimSpace(string(tok))}
+	unixClient := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+	}}}
+	both := func() (int, int) {
+		tcp, _ := get(t, "http://"+f.addrs.Listen+"/v1/credentials/sentry/app", auth)
+		req, _ := http.NewRequest("GET", "http://tc-credd/v1/credentials/sentry/app", nil)
+		req.Header.Set("Authorization", auth["Authorization"])
+		resp, err := unixClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return tcp, resp.StatusCode
+	}
+	if tcp, unix := both(); tcp != http.StatusForbidden || unix != http.StatusForbidden {
+		t.Fatalf("before the reload: tcp %d, unix %d", tcp, unix)
+	}
+	f.write(f.config(rule(os.Getuid())))
+	f.reload <- struct{}{}
+	f.waitLog("config reloaded", 1)
+	if tcp, unix := both(); tcp != http.StatusOK || unix != http.StatusOK {
+		t.Fatalf("after the reload: tcp %d, unix %d", tcp, unix)
 	}
 }
