@@ -100,14 +100,6 @@ func FromContext(ctx context.Context) *Caller {
 	return unknown("connection not identified")
 }
 
-// WithCaller returns ctx carrying c as its caller, for code that learned
-// the caller another way.
-func WithCaller(ctx context.Context, c *Caller) context.Context {
-	l := &lazy{caller: c}
-	l.once.Do(func() {})
-	return context.WithValue(ctx, ctxKey{}, l)
-}
-
 // userName names a uid from the system's user database; "" when it has
 // no entry.
 func userName(uid int) string {

@@ -71,16 +71,17 @@ func (h *handler) imdsRoles(w http.ResponseWriter, r *http.Request) {
 	writeText(w, role)
 }
 
-// imdsCredentials serves the caller's role. Another of the listener's
-// roles is refused by its rule, so the caller learns which rule to change;
+// imdsCredentials serves the caller's role only, as a real IMDS serves
+// the instance's one role. Another of the listener's roles that the
+// caller's rule refuses is 403, so the caller learns which rule to change;
 // any other name is not found.
 func (h *handler) imdsCredentials(w http.ResponseWriter, r *http.Request) {
 	name := mux.Vars(r)["role"]
-	if name == "" || (name != h.role(r) && !slices.Contains(h.o.AWSRoles, name)) {
+	key := awsKey(name)
+	if name == "" || (name != h.role(r) && (!slices.Contains(h.o.AWSRoles, name) || h.admits(r, key))) {
 		notFound(w, r)
 		return
 	}
-	key := awsKey(name)
 	if c := h.credentialOrError(w, r, audit.IMDS, key); c != nil {
 		h.served(r, audit.IMDS, key, c)
 		writeJSON(w, http.StatusOK, render.IMDS(c))

@@ -170,6 +170,10 @@ func TestNoRulesServeEveryone(t *testing.T) {
 	if ev := rec.find(audit.Served, audit.IMDS, "aws/"+role); len(ev) != 1 {
 		t.Fatalf("hand-out audited: %+v", rec.all)
 	}
+	// The second role is not this listener's role for anyone.
+	if st, _, _ := e.do("GET", "/latest/meta-data/iam/security-credentials/second", tok); st != http.StatusNotFound {
+		t.Fatalf("second role: %d", st)
+	}
 }
 
 // The Unix socket listener serves the JSON API only, and the kernel names
