@@ -170,17 +170,32 @@ func (t *Trail) Close() error {
 // Record logs, counts and keeps one event. A file that cannot be written
 // is an error in the log, not a refusal: callers are already being served.
 func (t *Trail) Record(e Event) {
+	t.o.Logger.Info("audit: credential "+e.Outcome, e.Fields()...)
+	t.Keep(e)
+}
+
+// Keep counts and keeps an event that its caller logged itself, on a line
+// of its own (the credential listeners log it on the request's access-log
+// line: one line per request, not two).
+func (t *Trail) Keep(e Event) {
 	if e.Time.IsZero() {
 		e.Time = t.o.Clock.Now()
 	}
 	e.Time = e.Time.UTC()
-	t.log(e)
 	uid := identity.Unknown
 	if e.Caller.Known() {
 		uid = e.Caller.UID
 	}
 	if t.o.Metrics != nil {
 		t.o.Metrics.ObserveHandout(e.Source, e.Protocol, e.Outcome, uid)
+	}
+	if e.Outcome == Served {
+		t.mu.Lock()
+		t.remember(&e)
+		t.mu.Unlock()
+	}
+	if t.o.File == "" {
+		return
 	}
 	line, err := json.Marshal(e)
 	if err != nil {
@@ -190,9 +205,6 @@ func (t *Trail) Record(e Event) {
 	line = append(line, '\n')
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if e.Outcome == Served {
-		t.remember(e)
-	}
 	if t.f == nil {
 		return
 	}
@@ -231,8 +243,10 @@ func (t *Trail) rotate() error {
 	return t.open()
 }
 
-func (t *Trail) log(e Event) {
-	fields := []zap.Field{zap.String("outcome", e.Outcome), zap.String("protocol", e.Protocol), zap.String(logging.KeySource, e.Source)}
+// Fields are the event's log fields; its time is the log line's own.
+func (e *Event) Fields() []zap.Field {
+	fields := make([]zap.Field, 0, 12)
+	fields = append(fields, zap.String("outcome", e.Outcome), zap.String("protocol", e.Protocol), zap.String(logging.KeySource, e.Source))
 	if c := e.Caller; c != nil {
 		fields = append(fields, zap.Int("uid", c.UID))
 		if c.User != "" {
@@ -266,28 +280,34 @@ func (t *Trail) log(e Event) {
 	if e.Path != "" {
 		fields = append(fields, zap.String(logging.KeyPath, e.Path))
 	}
-	t.o.Logger.Info("audit: credential "+e.Outcome, fields...)
+	return fields
 }
 
 // remember keeps the callers that received a source most recently,
-// distinct by uid and executable, newest first.
-func (t *Trail) remember(e Event) {
+// distinct by uid and executable, newest first. It moves entries within
+// the list rather than building a new one: it runs on every hand-out.
+func (t *Trail) remember(e *Event) {
 	r := status.Receiver{UID: identity.Unknown, Protocol: e.Protocol, Last: e.Time, Count: 1}
 	if c := e.Caller; c != nil {
 		r.UID, r.User, r.PID, r.Exe, r.Cgroup = c.UID, c.User, c.PID, c.Exe, c.Cgroup
 	}
 	list := t.recent[e.Source]
-	for i, old := range list {
-		if old.UID == r.UID && old.Exe == r.Exe {
-			r.Count += old.Count
-			list = append(list[:i], list[i+1:]...)
+	at := len(list)
+	for i := range list {
+		if list[i].UID == r.UID && list[i].Exe == r.Exe {
+			r.Count += list[i].Count
+			at = i
 			break
 		}
 	}
-	list = append([]status.Receiver{r}, list...)
-	if len(list) > recentPerSource {
-		list = list[:recentPerSource]
+	if at == len(list) {
+		if len(list) < recentPerSource {
+			list = append(list, status.Receiver{})
+		}
+		at = len(list) - 1
 	}
+	copy(list[1:at+1], list[:at])
+	list[0] = r
 	t.recent[e.Source] = list
 }
 

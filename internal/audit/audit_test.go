@@ -110,6 +110,24 @@ func TestRecordLogsWritesAndCounts(t *testing.T) {
 	}
 }
 
+// Keep is for events the caller logs on a line of its own: counted and
+// written, not logged again.
+func TestKeepDoesNotLog(t *testing.T) {
+	core, logs := observer.New(zapcore.InfoLevel)
+	m := counts{}
+	path := filepath.Join(t.TempDir(), "audit.jsonl")
+	tr, err := audit.New(audit.Options{Logger: zap.New(core), Metrics: m, File: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	tr.Keep(audit.Event{Outcome: audit.Served, Protocol: audit.API, Source: "sentry/app", Caller: &identity.Caller{UID: 7}})
+	b, _ := os.ReadFile(path)
+	if logs.Len() != 0 || m["sentry/app api served 7"] != 1 || !strings.Contains(string(b), `"source":"sentry/app"`) || len(tr.Recent()["sentry/app"]) != 1 {
+		t.Fatalf("log %v, counts %v, file %q, recent %v", logs.All(), m, b, tr.Recent())
+	}
+}
+
 func TestRotation(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "audit.jsonl")
 	tr, err := audit.New(audit.Options{File: path, MaxBytes: 400, Keep: 2})

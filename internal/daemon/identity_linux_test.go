@@ -48,11 +48,11 @@ aws:
     bucket: my-bucket
     level: read-only
 `, sock, auditFile, uidA))
-	tokB, err := os.ReadFile(f.addrs.TokenFile)
+	tokBytes, err := os.ReadFile(f.addrs.TokenFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	token := strings.TrimSpace(string(tokB))
+	token := strings.TrimSpace(string(tokBytes))
 	base := "http://" + f.addrs.Listen
 	imds := map[string]string{"X-aws-ec2-metadata-token": "{imds}"}
 	tcpReqs := []identitytest.Request{

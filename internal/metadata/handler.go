@@ -78,9 +78,11 @@ type Options struct {
 	Guard GuardOptions
 }
 
-// Auditor records hand-outs and refusals.
+// Auditor keeps hand-outs and refusals (the audit file, the metrics, the
+// recent receivers); the event itself is logged on the request's
+// access-log line.
 type Auditor interface {
-	Record(audit.Event)
+	Keep(audit.Event)
 }
 
 type handler struct {
@@ -234,18 +236,21 @@ func (h *handler) refusal(r *http.Request, protocol, key string) string {
 	}
 	caller := identity.FromContext(r.Context())
 	msg := h.o.Rules[key].Refusal(key, caller)
-	h.record(audit.Event{Outcome: audit.Refused, Protocol: protocol, Source: key, Caller: caller, Reason: msg})
+	h.record(r, audit.Event{Outcome: audit.Refused, Protocol: protocol, Source: key, Caller: caller, Reason: msg})
 	return msg
 }
 
 // served audits a credential handed out to the request's caller.
 func (h *handler) served(r *http.Request, protocol, key string, c *refresher.Credential) {
-	h.record(audit.Event{Outcome: audit.Served, Protocol: protocol, Source: key, Caller: identity.FromContext(r.Context()),
+	h.record(r, audit.Event{Outcome: audit.Served, Protocol: protocol, Source: key, Caller: identity.FromContext(r.Context()),
 		Credential: audit.Identifier(c), Expires: c.Expires})
 }
 
-func (h *handler) record(e audit.Event) {
+// record puts the event on the request's access-log line and keeps it.
+func (h *handler) record(r *http.Request, e audit.Event) {
+	e.Time = h.o.Clock.Now()
+	info(r).event = &e
 	if h.o.Audit != nil {
-		h.o.Audit.Record(e)
+		h.o.Audit.Keep(e)
 	}
 }

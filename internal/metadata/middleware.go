@@ -11,6 +11,7 @@ import (
 	"github.com/gorilla/mux"
 	"go.uber.org/zap"
 
+	"github.com/taskcluster/tc-credd/internal/audit"
 	"github.com/taskcluster/tc-credd/internal/clock"
 	"github.com/taskcluster/tc-credd/internal/logging"
 	"github.com/taskcluster/tc-credd/internal/loopback"
@@ -48,12 +49,16 @@ type GuardOptions struct {
 }
 
 // reqInfo is what the access log reports beyond the request itself: the
-// route that served it and, for AWS keys, the key id's last characters.
+// route that served it, for AWS keys the key id's last characters, and the
+// audit event of a credential handed out or refused.
 // observe puts it in the request's context; the router and the handlers
 // fill it in.
 type reqInfo struct {
 	route     string
 	keySuffix string
+	// event is the audit event of a credential handed out or refused,
+	// logged on the request's access-log line.
+	event *audit.Event
 }
 
 type infoKey struct{}
@@ -153,6 +158,9 @@ func observe(log *zap.Logger, m Metrics, clk clock.Clock) func(http.Handler) htt
 			}
 			if ri.keySuffix != "" {
 				fields = append(fields, zap.String(logging.KeyKeyIDSuffix, ri.keySuffix))
+			}
+			if ri.event != nil {
+				fields = append(fields, ri.event.Fields()...)
 			}
 			log.Info("request", fields...)
 		})

@@ -26,7 +26,7 @@ type events struct {
 	all []audit.Event
 }
 
-func (e *events) Record(ev audit.Event) {
+func (e *events) Keep(ev audit.Event) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.all = append(e.all, ev)
@@ -105,6 +105,16 @@ func TestRulesDecidePerCaller(t *testing.T) {
 		t.Fatalf("IMDS hand-outs audited: %+v", served)
 	}
 	isMe(t, served[0])
+	// The event is logged on the request's access-log line.
+	var logged map[string]any
+	for _, l := range e.logs.FilterMessage("request").All() {
+		if m := l.ContextMap(); m["route"] == "imds_credentials" && m["outcome"] == audit.Served {
+			logged = m
+		}
+	}
+	if logged == nil || logged["credential"] != doc.AccessKeyId || logged["uid"] != int64(me) || logged["pid"] != int64(os.Getpid()) || logged["source"] != "aws/mine" {
+		t.Fatalf("access-log line of the hand-out: %v", logged)
+	}
 	refused := rec.find(audit.Refused, audit.IMDS, "aws/"+role)
 	if len(refused) != 1 || !strings.Contains(refused[0].Reason, "aws[0].allow") {
 		t.Fatalf("IMDS refusals audited: %+v", refused)
