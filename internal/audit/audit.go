@@ -170,7 +170,7 @@ func (t *Trail) Close() error {
 // Record logs, counts and keeps one event. A file that cannot be written
 // is an error in the log, not a refusal: callers are already being served.
 func (t *Trail) Record(e Event) {
-	t.o.Logger.Info("audit: credential "+e.Outcome, e.Fields()...)
+	t.o.Logger.Info("audit: credential "+e.Outcome, e.AppendFields(make([]zap.Field, 0, 12))...)
 	t.Keep(e)
 }
 
@@ -243,9 +243,10 @@ func (t *Trail) rotate() error {
 	return t.open()
 }
 
-// Fields are the event's log fields; its time is the log line's own.
-func (e *Event) Fields() []zap.Field {
-	fields := make([]zap.Field, 0, 12)
+// AppendFields appends the event's log fields to fields; its time is the
+// log line's own. Appending lets a request's access-log line carry them
+// without another slice.
+func (e *Event) AppendFields(fields []zap.Field) []zap.Field {
 	fields = append(fields, zap.String("outcome", e.Outcome), zap.String("protocol", e.Protocol), zap.String(logging.KeySource, e.Source))
 	if c := e.Caller; c != nil {
 		fields = append(fields, zap.Int("uid", c.UID))

@@ -151,16 +151,18 @@ func observe(log *zap.Logger, m Metrics, clk clock.Clock) func(http.Handler) htt
 			if m != nil {
 				m.ObserveRequest(ri.route, sw.status, elapsed)
 			}
-			fields := []zap.Field{
+			// Room for an audit event's fields too, so the line grows no slice.
+			fields := make([]zap.Field, 0, 24)
+			fields = append(fields,
 				zap.String(logging.KeyMethod, r.Method), zap.String(logging.KeyPath, r.URL.Path), zap.String(logging.KeyRoute, ri.route),
 				zap.Int(logging.KeyStatus, sw.status), zap.Int(logging.KeyBytes, sw.bytes),
 				zap.Int64(logging.KeyDuration, elapsed.Microseconds()), zap.String(logging.KeyRemote, r.RemoteAddr),
-			}
+			)
 			if ri.keySuffix != "" {
 				fields = append(fields, zap.String(logging.KeyKeyIDSuffix, ri.keySuffix))
 			}
 			if ri.event != nil {
-				fields = append(fields, ri.event.Fields()...)
+				fields = ri.event.AppendFields(fields)
 			}
 			log.Info("request", fields...)
 		})
