@@ -18,9 +18,6 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Supported reports whether this platform can name a connection's peer.
-const Supported = true
-
 // maxFDLinks bounds the file descriptor links one lookup reads while it
 // looks for the process holding a socket, so that a host with a great
 // many open files cannot make a connection's first request slow.

@@ -7,9 +7,6 @@ import (
 	"runtime"
 )
 
-// Supported reports whether this platform can name a connection's peer.
-const Supported = false
-
 // Lookup cannot name a peer here: tc-credd reads the owner of a socket
 // from Linux's socket tables and SO_PEERCRED only.
 func Lookup(c net.Conn) *Caller {
