@@ -156,7 +156,7 @@ func TestLookupOtherUser(t *testing.T) {
 			}
 			pid, _ := strconv.Atoi(strings.TrimSpace(line))
 			c := identity.Lookup(conn)
-			if c.Via != tc.via || c.UID != uid || c.GID != gid || c.PID != pid || c.PID != cmd.Process.Pid || c.Exe != exe {
+			if c.Via != tc.via || c.UID != uid || c.GID != gid || c.PID != pid || c.PID != cmd.Process.Pid || c.Exe != exe || fmt.Sprint(c.Groups) != fmt.Sprint([]int{gid}) {
 				t.Fatalf("caller %+v; want uid %d gid %d pid %d exe %s", c, uid, gid, cmd.Process.Pid, exe)
 			}
 			fmt.Fprintln(conn, "bye")

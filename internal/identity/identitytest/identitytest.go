@@ -74,6 +74,7 @@ func SharedDir(t testing.TB) string {
 func Command(exe string, uid, gid uint32, env ...string) *exec.Cmd {
 	cmd := exec.Command(exe)
 	cmd.Env = append([]string{"PATH=/usr/bin:/bin", "HOME=/"}, env...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: gid, NoSetGroups: true}}
+	// Its only group is gid: it must not keep the test's supplementary groups.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: gid, Groups: []uint32{gid}}}
 	return cmd
 }
