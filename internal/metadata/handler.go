@@ -105,27 +105,31 @@ func New(o Options) http.Handler {
 	r.Use(nameRoute)
 	get := []string{http.MethodGet, http.MethodHead}
 
-	// The JSON API and AWS container credentials.
-	r.Handle("/v1/credentials/{kind}/{name}", refuseForwarded(h.requireLocalToken(http.HandlerFunc(h.apiCredentials)))).
-		Methods(get...).Name("api_credentials")
-
+	// AWS IMDS at the root: SDKs keep only scheme, host and port. Not on
+	// the Unix socket: IMDS clients only speak TCP.
 	if !o.APIOnly {
-		// AWS IMDS at the root: SDKs keep only scheme, host and port.
 		imds := func(name, path string, f http.HandlerFunc) {
 			r.Handle(path, refuseForwarded(h.requireIMDSToken(f))).Methods(get...).Name(name)
 		}
+		// mux tries routes in order: the path every SDK polls comes first.
+		imds("imds_credentials", "/latest/meta-data/iam/security-credentials/{role}", h.imdsCredentials)
 		r.Handle("/latest/api/token", refuseForwarded(http.HandlerFunc(h.imdsToken))).Methods(http.MethodPut).Name("imds_token")
 		r.HandleFunc("/latest/api/token", methodNotAllowed).Name("imds_token")
 		imds("imds_roles", "/latest/meta-data/iam/security-credentials", h.imdsRoles)
 		imds("imds_roles", "/latest/meta-data/iam/security-credentials/", h.imdsRoles)
-		imds("imds_credentials", "/latest/meta-data/iam/security-credentials/{role}", h.imdsCredentials)
 		imds("imds_info", "/latest/meta-data/iam/info", h.imdsInfo)
 		imds("imds_region", "/latest/meta-data/placement/region", h.imdsRegion)
 		imds("imds_az", "/latest/meta-data/placement/availability-zone", h.imdsAZ)
 		imds("imds_identity", "/latest/dynamic/instance-identity/document", h.imdsIdentity)
+	}
 
-		// GCE metadata. Directories answer with and without their trailing
-		// slash, as the real server does.
+	// The JSON API and AWS container credentials.
+	r.Handle("/v1/credentials/{kind}/{name}", refuseForwarded(h.requireLocalToken(http.HandlerFunc(h.apiCredentials)))).
+		Methods(get...).Name("api_credentials")
+
+	// GCE metadata. Directories answer with and without their trailing
+	// slash, as the real server does. Not on the Unix socket either.
+	if !o.APIOnly {
 		r.HandleFunc("/", h.gceRoot).Methods(get...).Name("gce_root")
 		gce := func(name, path string, f http.HandlerFunc) {
 			r.Handle("/computeMetadata/v1"+path, requireFlavor(f)).Methods(get...).Name(name)
