@@ -164,3 +164,22 @@ fi
 echo
 echo "raw rounds (server rps p50_us p99_us):"
 cat "$work/results"
+
+# Caller identity: what a new connection pays once (the socket tables, the
+# process scan, /proc and the user database), and what each later request
+# on it pays (a context lookup), from the Go benchmarks of the lookup.
+echo
+ident=$(go test -run '^$' -bench 'LookupTCP|LookupUnix|FromContextCached' -benchtime 2s ./internal/identity/)
+per() { echo "$ident" | awk -v n="$1" '$1 ~ "^"n"(-[0-9]+)?$" {print $3}'; }
+tcp_ns=$(per BenchmarkLookupTCP); unix_ns=$(per BenchmarkLookupUnix); req_ns=$(per BenchmarkFromContextCached)
+sockets=$(cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | grep -c ':' || true)
+procs=$(ls -d /proc/[0-9]* | wc -l)
+cat <<REPORT
+Caller identity ($sockets TCP sockets in /proc/net/tcp{,6}, $procs processes):
+
+| cost | measured |
+|---|---:|
+| per new loopback TCP connection (socket tables, process scan, /proc) | $(awk -v n="$tcp_ns" 'BEGIN{printf "%.0f µs", n/1000}') |
+| per new Unix socket connection (SO_PEERCRED, /proc) | $(awk -v n="$unix_ns" 'BEGIN{printf "%.0f µs", n/1000}') |
+| per request on a connection already identified | $req_ns ns |
+REPORT

@@ -117,3 +117,23 @@ func TestCheckRendersTemplates(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckAllowNames: check resolves every user and group an allow rule
+// names against the system, and exits with a config error naming each one
+// it does not find.
+func TestCheckAllowNames(t *testing.T) {
+	_, rootURL, tok := fakeAuth(t, "checker", "auth:sentry:my-project")
+	path := checkConfig(t, rootURL, tok, "SENTRY_DSN={{.DSN}}")
+	b, _ := os.ReadFile(path)
+	text := strings.Replace(string(b), "    project: my-project\n",
+		"    project: my-project\n    allow: {users: [no-such-user-tc-credd], groups: [no-such-group-tc-credd]}\n", 1)
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	code := Main([]string{"check", "--offline", "--config", path}, &out, &errb)
+	if code != ExitConfig || !strings.Contains(errb.String(), `sentry[0].allow.users[0] (line 9): is invalid: no user "no-such-user-tc-credd" on this system`) ||
+		!strings.Contains(errb.String(), `sentry[0].allow.groups[0] (line 9): is invalid: no group "no-such-group-tc-credd" on this system`) {
+		t.Fatalf("exit %d\n%s%s", code, out.String(), errb.String())
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -24,6 +25,9 @@ type statusDoc struct {
 	Client        *status.Client    `json:"client"`
 	Sources       []refresher.State `json:"sources"`
 	Sinks         []sinkStatus      `json:"sinks"`
+	// Receivers are, per source key, the callers that received it
+	// recently, newest first.
+	Receivers map[string][]status.Receiver `json:"receivers"`
 }
 
 type sinkStatus struct {
@@ -136,6 +140,7 @@ func writeStatus(w io.Writer, doc *statusDoc, now time.Time) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Key, s.Status, expires, next, orDash(oneLine(s.LastError)))
 	}
 	tw.Flush()
+	writeReceivers(w, doc, now)
 	if len(doc.Sinks) > 0 {
 		fmt.Fprintln(w)
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -149,6 +154,36 @@ func writeStatus(w io.Writer, doc *statusDoc, now time.Time) {
 		}
 		tw.Flush()
 	}
+}
+
+// writeReceivers prints who received each source recently, in the
+// sources' order, when the daemon reports it.
+func writeReceivers(w io.Writer, doc *statusDoc, now time.Time) {
+	if len(doc.Receivers) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "SOURCE\tRECEIVED BY\tVIA\tLAST\tTIMES")
+	for _, s := range doc.Sources {
+		for _, r := range doc.Receivers[s.Key] {
+			who := "unknown caller"
+			if r.UID >= 0 {
+				who = "uid " + strconv.Itoa(r.UID)
+				if r.User != "" {
+					who += " (" + r.User + ")"
+				}
+			}
+			if r.Exe != "" {
+				who += " " + r.Exe
+			}
+			if r.PID > 0 {
+				who += " [pid " + strconv.Itoa(r.PID) + "]"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\n", s.Key, who, r.Protocol, ago(r.Last, now), r.Count)
+		}
+	}
+	tw.Flush()
 }
 
 // span rounds a duration to what a person reads at a glance: seconds

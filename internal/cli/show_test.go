@@ -218,3 +218,36 @@ func TestShowErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestShowReceivers: who received each source recently gets a table, in
+// the sources' order, unknown callers included.
+func TestShowReceivers(t *testing.T) {
+	doc, err := parseStatus([]byte(`{"ready": true,
+  "sources": [{"key": "aws/build", "status": "ok"}, {"key": "sentry/app", "status": "ok"}],
+  "receivers": {
+    "sentry/app": [{"uid": -1, "protocol": "api", "last": "2026-12-02T11:59:00Z", "count": 1}],
+    "aws/build": [{"uid": 1001, "user": "builder", "pid": 42, "exe": "/usr/bin/aws", "protocol": "imds", "last": "2026-12-02T11:50:00Z", "count": 7}]
+  }}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	writeStatus(&out, doc, showNow)
+	got := out.String()
+	i := strings.Index(got, "SOURCE      RECEIVED BY")
+	if i < 0 {
+		t.Fatalf("no receivers table:\n%s", got)
+	}
+	lines := strings.Split(strings.TrimSpace(got[i:]), "\n")
+	if len(lines) != 3 ||
+		strings.Join(strings.Fields(lines[1]), " ") != "aws/build uid 1001 (builder) /usr/bin/aws [pid 42] imds 10m ago 7" ||
+		strings.Join(strings.Fields(lines[2]), " ") != "sentry/app unknown caller api 1m ago 1" {
+		t.Fatalf("receivers table:\n%s", got[i:])
+	}
+	doc.Receivers = nil
+	out.Reset()
+	writeStatus(&out, doc, showNow)
+	if strings.Contains(out.String(), "RECEIVED BY") {
+		t.Fatalf("a receivers table without receivers:\n%s", out.String())
+	}
+}

@@ -47,6 +47,8 @@ type Config struct {
 	Sentry           []Sentry    `yaml:"sentry"`
 	Websocktunnel    []WST       `yaml:"websocktunnel"`
 	Sinks            []Sink      `yaml:"sinks"`
+	UnixSocket       string      `yaml:"unixSocket"`
+	Audit            Audit       `yaml:"audit"`
 	lines            map[string]int
 	path             string
 }
@@ -90,6 +92,7 @@ type AWS struct {
 	Level  string        `yaml:"level"`
 	Listen string        `yaml:"listen"`
 	Margin time.Duration `yaml:"margin"`
+	Allow  *Allow        `yaml:"allow"`
 }
 
 // GCP is a gcpCredentials source. Name defaults to the service account.
@@ -99,6 +102,7 @@ type GCP struct {
 	ServiceAccount   string        `yaml:"serviceAccount"`
 	NumericProjectID string        `yaml:"numericProjectId"`
 	Margin           time.Duration `yaml:"margin"`
+	Allow            *Allow        `yaml:"allow"`
 }
 
 // Azure is an azureTableSAS or azureContainerSAS source.
@@ -109,6 +113,7 @@ type Azure struct {
 	Container string        `yaml:"container"`
 	Level     string        `yaml:"level"`
 	Margin    time.Duration `yaml:"margin"`
+	Allow     *Allow        `yaml:"allow"`
 }
 
 // Sentry is a sentryDSN source.
@@ -116,6 +121,7 @@ type Sentry struct {
 	Name    string        `yaml:"name"`
 	Project string        `yaml:"project"`
 	Margin  time.Duration `yaml:"margin"`
+	Allow   *Allow        `yaml:"allow"`
 }
 
 // WST is a websocktunnelToken source.
@@ -124,6 +130,26 @@ type WST struct {
 	Audience string        `yaml:"audience"`
 	Client   string        `yaml:"client"`
 	Margin   time.Duration `yaml:"margin"`
+	Allow    *Allow        `yaml:"allow"`
+}
+
+// Allow restricts a source to the callers it names; any one match admits.
+// Absent, every caller on the machine may have the source.
+type Allow struct {
+	Users   []string `yaml:"users"`
+	Groups  []string `yaml:"groups"`
+	UIDs    []int    `yaml:"uids"`
+	Cgroups []string `yaml:"cgroups"` // cgroup path prefixes
+}
+
+// Audit configures the audit trail's file; events always go to the log.
+type Audit struct {
+	File      string `yaml:"file"`
+	MaxSizeMB int    `yaml:"maxSizeMB"` // rotate past this size; default 10
+	Keep      int    `yaml:"keep"`      // rotated files kept; default 5
+	// UIDLabels adds a uid label to the hand-out metrics; off by default,
+	// since every uid becomes a time series.
+	UIDLabels bool `yaml:"uidLabels"`
 }
 
 // Sink writes a source's credential to a file on every change.

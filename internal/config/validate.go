@@ -253,6 +253,7 @@ func (c *Config) Validate() (warnings []string, err error) {
 	seen := map[string]bool{}
 	v.sources(seen)
 	v.sinks(seen)
+	v.callers()
 	if c.path != "" {
 		v.checkPrivate("config file", c.path)
 	}

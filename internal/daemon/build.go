@@ -13,6 +13,7 @@ import (
 	"github.com/taskcluster/tc-credd/internal/authclient"
 	"github.com/taskcluster/tc-credd/internal/config"
 	"github.com/taskcluster/tc-credd/internal/hawk"
+	"github.com/taskcluster/tc-credd/internal/identity"
 	"github.com/taskcluster/tc-credd/internal/metadata"
 	"github.com/taskcluster/tc-credd/internal/refresher"
 	"github.com/taskcluster/tc-credd/internal/sink"
@@ -110,15 +111,31 @@ func GCPAccounts(c *config.Config) []metadata.GCPAccount {
 	return out
 }
 
-// DefaultRole is the aws source the main listener lists as its IMDS role:
-// the first one without a listener of its own.
-func DefaultRole(c *config.Config) string {
+// SharedRoles are the aws sources the main listener may list as its IMDS
+// role, in order: those without a listener of their own. Each caller sees
+// the first one its rule admits; without rules, the first one.
+func SharedRoles(c *config.Config) []string {
+	var out []string
 	for _, s := range c.AWS {
 		if s.Listen == "" {
-			return s.Name
+			out = append(out, s.Name)
 		}
 	}
-	return ""
+	return out
+}
+
+// Rules resolves the sources' allow rules against the system's users and
+// groups, by source key.
+func Rules(c *config.Config) (map[string]*identity.Rule, error) {
+	out := map[string]*identity.Rule{}
+	for _, a := range c.Allows() {
+		r, err := identity.NewRule(a.Field, a.Allow.Users, a.Allow.Groups, a.Allow.UIDs, a.Allow.Cgroups)
+		if err != nil {
+			return nil, err
+		}
+		out[a.Key] = r
+	}
+	return out, nil
 }
 
 // Sinks converts the config's sinks.

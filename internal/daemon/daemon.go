@@ -15,8 +15,10 @@ import (
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/taskcluster/tc-credd/internal/audit"
 	"github.com/taskcluster/tc-credd/internal/clock"
 	"github.com/taskcluster/tc-credd/internal/config"
+	"github.com/taskcluster/tc-credd/internal/identity"
 	"github.com/taskcluster/tc-credd/internal/localtoken"
 	"github.com/taskcluster/tc-credd/internal/logging"
 	"github.com/taskcluster/tc-credd/internal/metadata"
@@ -52,6 +54,8 @@ type Addrs struct {
 	Listen    string
 	OpsListen string
 	TokenFile string
+	// UnixSocket is the Unix socket's path, "" without one.
+	UnixSocket string
 }
 
 // swapFetcher lets a reload change the Auth client under the refresher.
@@ -74,7 +78,8 @@ func (s *swapHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // listener is one credential listener: the main one, or an aws source's.
 type listener struct {
-	role    string // "" for the main listener's default
+	role    string // "" for the main listener and the Unix socket
+	unix    bool   // the Unix socket: the JSON API only
 	ln      net.Listener
 	addr    string
 	port    int
@@ -94,12 +99,15 @@ type Daemon struct {
 	token      *localtoken.Token
 	metrics    *metrics.Metrics
 	sinks      *sink.Runner
+	audit      *audit.Trail
+	rules      map[string]*identity.Rule     // guarded by mu, as cfg
 	client     atomic.Pointer[status.Client] // the Taskcluster credentials in use
 	started    time.Time
 	lastReload atomic.Pointer[status.Reload]
 
 	mu        sync.Mutex
 	main      *listener
+	unix      *listener // nil without unixSocket
 	perSource map[string]*listener
 	group     *errgroup.Group
 	gctx      context.Context
@@ -136,11 +144,23 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	if d.token, err = localtoken.Load(cfg.LocalTokenFile, cfg.TokenFileMode(), d.clk, d.log); err != nil {
 		return fmt.Errorf("localTokenFile: %w", err)
 	}
-	d.metrics = metrics.New(metrics.Options{States: d.r.States, Client: d.clientInfo, LastReload: d.lastReload.Load, Clock: d.clk, Version: o.Version})
+	if d.rules, err = Rules(cfg); err != nil {
+		return err
+	}
+	d.metrics = metrics.New(metrics.Options{States: d.r.States, Client: d.clientInfo, LastReload: d.lastReload.Load, Clock: d.clk, Version: o.Version,
+		UIDLabels: cfg.Audit.UIDLabels})
+	d.audit, err = audit.New(audit.Options{Logger: d.log.Named("audit"), Clock: d.clk, Metrics: d.metrics,
+		File: cfg.Audit.File, MaxBytes: int64(cfg.Audit.MaxSizeMB) << 20, Keep: cfg.Audit.Keep})
+	if err != nil {
+		return err
+	}
+	defer d.audit.Close()
 	sinks, err := Sinks(cfg)
 	if err != nil {
 		return err
 	}
+	// Sink writes are audited once the runner takes an audit.SinkAuditor:
+	// d.audit is the one to give it.
 	d.sinks = sink.NewRunner(d.r, d.log.Named("sink"))
 
 	// Bind everything before serving anything, so a taken port fails the
@@ -169,6 +189,17 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 		d.perSource[s.Name] = l
 		bound = append(bound, l)
 	}
+	var unixL *listener
+	if cfg.UnixSocket != "" {
+		ln, err := metadata.ListenUnix(cfg.UnixSocket)
+		if err != nil {
+			return fail(fmt.Errorf("unixSocket: %w", err))
+		}
+		opened = append(opened, ln)
+		unixL = &listener{unix: true, ln: ln, addr: cfg.UnixSocket, tokens: metadata.NewIMDSSessions(d.clk)}
+		unixL.handler.set(d.handlerFor(unixL, cfg, d.rules))
+		bound = append(bound, unixL)
+	}
 	var opsLn net.Listener
 	if cfg.OpsListen != "" {
 		if opsLn, err = metadata.Listen(cfg.OpsListen, cfg.AllowNonLoopback); err != nil {
@@ -189,10 +220,11 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	for _, l := range bound {
 		d.serve(l)
 	}
-	addrs := Addrs{Listen: d.main.addr, TokenFile: cfg.LocalTokenFile}
+	d.unix = unixL
+	addrs := Addrs{Listen: d.main.addr, TokenFile: cfg.LocalTokenFile, UnixSocket: cfg.UnixSocket}
 	if opsLn != nil {
 		addrs.OpsListen = opsLn.Addr().String()
-		ops := metadata.NewOps(metadata.OpsOptions{View: d.r, Metrics: d.metrics, Logger: d.log.Named("ops"), Clock: d.clk, Daemon: d.status,
+		ops := metadata.NewOps(metadata.OpsOptions{View: d.r, Metrics: d.metrics, Logger: d.log.Named("ops"), Clock: d.clk, Daemon: d.status, Receivers: d.audit.Recent,
 			Guard: metadata.GuardOptions{Port: metadata.PortOf(opsLn), Hosts: cfg.AllowedHosts, AllowRemote: cfg.AllowNonLoopback}})
 		g.Go(func() error { return metadata.Serve(gctx, metadata.NewServer(ops), opsLn, o.ShutdownGrace) })
 	}
@@ -221,7 +253,7 @@ func (d *Daemon) bind(role, addr string) (*listener, error) {
 		return nil, fmt.Errorf("%s: %w", field, err)
 	}
 	l := &listener{role: role, ln: ln, addr: ln.Addr().String(), port: metadata.PortOf(ln), tokens: metadata.NewIMDSSessions(d.clk)}
-	l.handler.set(d.handlerFor(l, d.cfg))
+	l.handler.set(d.handlerFor(l, d.cfg, d.rules))
 	return l, nil
 }
 
@@ -234,16 +266,18 @@ func (d *Daemon) serve(l *listener) {
 	d.group.Go(func() error { return metadata.Serve(ctx, srv, l.ln, d.o.ShutdownGrace) })
 }
 
-// handlerFor builds a credential listener's handler from a config.
-func (d *Daemon) handlerFor(l *listener, c *config.Config) http.Handler {
-	role := l.role
-	if role == "" {
-		role = DefaultRole(c)
+// handlerFor builds a credential listener's handler from a config and its
+// rules.
+func (d *Daemon) handlerFor(l *listener, c *config.Config, rules map[string]*identity.Rule) http.Handler {
+	roles := SharedRoles(c)
+	if l.role != "" {
+		roles = []string{l.role}
 	}
 	return metadata.New(metadata.Options{
 		View: d.r, Clock: d.clk, Logger: d.log.Named("http"), Metrics: d.metrics,
-		AWSRole: role, AllowIMDSv1: c.IMDS.AllowV1, Region: c.IMDS.Region,
+		AWSRoles: roles, AllowIMDSv1: c.IMDS.AllowV1, Region: c.IMDS.Region,
 		GCP: GCPAccounts(c), Token: d.token, Sessions: l.tokens,
-		Guard: metadata.GuardOptions{Port: l.port, Hosts: c.AllowedHosts, AllowRemote: c.AllowNonLoopback},
+		Rules: rules, Audit: d.audit, APIOnly: l.unix,
+		Guard: metadata.GuardOptions{Port: l.port, Hosts: c.AllowedHosts, AllowRemote: c.AllowNonLoopback, Unix: l.unix},
 	})
 }

@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"reflect"
 	"strings"
@@ -59,12 +60,18 @@ func (d *Daemon) reload(ctx context.Context) error {
 	for _, f := range []struct {
 		name     string
 		old, new string
-	}{{"listen", prev.Listen, next.Listen}, {"opsListen", prev.OpsListen, next.OpsListen}, {"localTokenFile", prev.LocalTokenFile, next.LocalTokenFile}} {
+	}{{"listen", prev.Listen, next.Listen}, {"opsListen", prev.OpsListen, next.OpsListen}, {"localTokenFile", prev.LocalTokenFile, next.LocalTokenFile},
+		{"unixSocket", prev.UnixSocket, next.UnixSocket}, {"audit", fmt.Sprint(prev.Audit), fmt.Sprint(next.Audit)}} {
 		if f.old != f.new {
 			d.log.Warn("config: "+f.name+" changed; it takes effect at the next restart", zap.String("running", f.old), zap.String("file", f.new))
 		}
 	}
 	next.Listen, next.OpsListen, next.LocalTokenFile = prev.Listen, prev.OpsListen, prev.LocalTokenFile
+	next.UnixSocket, next.Audit = prev.UnixSocket, prev.Audit
+	rules, err := Rules(next)
+	if err != nil {
+		return err
+	}
 
 	// New per-source listeners bind first: a taken port fails the reload
 	// before anything else changes.
@@ -114,9 +121,13 @@ func (d *Daemon) reload(ctx context.Context) error {
 		d.perSource[name] = l
 		d.serve(l)
 	}
-	d.main.handler.set(d.handlerFor(d.main, next))
+	d.rules = rules
+	d.main.handler.set(d.handlerFor(d.main, next, rules))
+	if d.unix != nil {
+		d.unix.handler.set(d.handlerFor(d.unix, next, rules))
+	}
 	for _, l := range d.perSource {
-		l.handler.set(d.handlerFor(l, next))
+		l.handler.set(d.handlerFor(l, next, rules))
 	}
 	d.sinks.Set(sinks)
 	return nil

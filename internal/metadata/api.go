@@ -6,6 +6,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/taskcluster/tc-credd/internal/audit"
 	"github.com/taskcluster/tc-credd/internal/refresher"
 	"github.com/taskcluster/tc-credd/internal/render"
 )
@@ -52,14 +53,19 @@ func (h *handler) apiCredentials(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, apiError{"NotFound", "kind must be one of aws, gcp, azure, sentry, websocktunnel"})
 		return
 	}
-	c, status, msg := h.credential(r, string(kind)+"/"+name)
+	key := string(kind) + "/" + name
+	c, status, msg := h.credential(r, audit.API, key)
 	if c == nil {
 		code := "NotFound"
-		if status == http.StatusServiceUnavailable {
+		switch status {
+		case http.StatusServiceUnavailable:
 			code = "ServiceUnavailable"
+		case http.StatusForbidden:
+			code = "Forbidden"
 		}
 		writeJSON(w, status, apiError{code, msg})
 		return
 	}
+	h.served(r, audit.API, key, c)
 	writeJSON(w, http.StatusOK, render.Taskcluster(c))
 }

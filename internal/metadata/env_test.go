@@ -19,6 +19,7 @@ import (
 	"github.com/taskcluster/tc-credd/internal/authtest"
 	"github.com/taskcluster/tc-credd/internal/clock"
 	"github.com/taskcluster/tc-credd/internal/hawk"
+	"github.com/taskcluster/tc-credd/internal/identity"
 	"github.com/taskcluster/tc-credd/internal/localtoken"
 	"github.com/taskcluster/tc-credd/internal/metadata"
 	"github.com/taskcluster/tc-credd/internal/metrics"
@@ -64,6 +65,12 @@ type envOpts struct {
 	gate    chan struct{} // holds every fetch until closed
 	fail    bool          // the client lacks every scope
 	jsonLog zapcore.Core  // replaces the observed log (benchmarks)
+	// Caller policy: extra sources, the IMDS roles in order (default: the
+	// one role), rules by source key and the audit trail.
+	sources  []refresher.Source
+	awsRoles []string
+	rules    map[string]*identity.Rule
+	audit    metadata.Auditor
 }
 
 func newEnv(t testing.TB, o envOpts) *env {
@@ -94,7 +101,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 		})
 	}
 	r := refresher.New(refresher.Options{Fetcher: f, Clock: clk})
-	if err := r.Set(testSources); err != nil {
+	if err := r.Set(append(append([]refresher.Source{}, testSources...), o.sources...)); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -140,9 +147,13 @@ func newEnv(t testing.TB, o envOpts) *env {
 		t.Fatal(err)
 	}
 	m := metrics.New(metrics.Options{States: r.States, Clock: clk})
+	roles := o.awsRoles
+	if roles == nil {
+		roles = []string{role}
+	}
 	h := metadata.New(metadata.Options{
 		View: r, Clock: clk, Logger: log, Metrics: m,
-		AWSRole: role, AllowIMDSv1: o.allowV1, Region: o.region,
+		AWSRoles: roles, Rules: o.rules, Audit: o.audit, AllowIMDSv1: o.allowV1, Region: o.region,
 		GCP: []metadata.GCPAccount{
 			{Key: "gcp/" + gcpMail, Email: gcpMail, ProjectID: "tc-credd-dev", NumericProjectID: "123456789012"},
 			{Key: "gcp/" + gcpMail2, Email: gcpMail2, ProjectID: "tc-credd-dev"},

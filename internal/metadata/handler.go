@@ -16,7 +16,9 @@ import (
 	"github.com/gorilla/mux"
 	"go.uber.org/zap"
 
+	"github.com/taskcluster/tc-credd/internal/audit"
 	"github.com/taskcluster/tc-credd/internal/clock"
+	"github.com/taskcluster/tc-credd/internal/identity"
 	"github.com/taskcluster/tc-credd/internal/refresher"
 	"github.com/taskcluster/tc-credd/internal/render"
 )
@@ -48,9 +50,11 @@ type Options struct {
 	Logger  *zap.Logger
 	Metrics Metrics // optional
 
-	// AWSRole is the aws source name listed as the one IMDS role; "" lists
-	// none.
-	AWSRole string
+	// AWSRoles are the aws sources this listener may list as its one IMDS
+	// role, in order: each caller sees the first one its source's rule
+	// admits, so on one port each caller gets its own default role. Empty
+	// lists none.
+	AWSRoles []string
 	// AllowIMDSv1 serves IMDS GETs that carry no token. Off by default:
 	// the token PUT is what an SSRF cannot send.
 	AllowIMDSv1 bool
@@ -62,8 +66,23 @@ type Options struct {
 	Token TokenChecker
 	// Sessions is the IMDSv2 session store; nil makes a new one.
 	Sessions *IMDSSessions
+	// Rules restrict sources to callers, by source key ("aws/build"); a
+	// source without one serves every caller, as a real IMDS does.
+	Rules map[string]*identity.Rule
+	// Audit records every hand-out and refusal; optional.
+	Audit Auditor
+	// APIOnly serves the JSON API and container credentials alone (the
+	// Unix socket listener): IMDS and GCE clients only speak TCP.
+	APIOnly bool
 
 	Guard GuardOptions
+}
+
+// Auditor keeps hand-outs and refusals (the audit file, the metrics, the
+// recent receivers); the event itself is logged on the request's
+// access-log line.
+type Auditor interface {
+	Keep(audit.Event)
 }
 
 type handler struct {
@@ -86,45 +105,50 @@ func New(o Options) http.Handler {
 	r.Use(nameRoute)
 	get := []string{http.MethodGet, http.MethodHead}
 
-	// AWS IMDS at the root: SDKs keep only scheme, host and port.
-	imds := func(name, path string, f http.HandlerFunc) {
-		r.Handle(path, refuseForwarded(h.requireIMDSToken(f))).Methods(get...).Name(name)
+	// AWS IMDS at the root: SDKs keep only scheme, host and port. Not on
+	// the Unix socket: IMDS clients only speak TCP.
+	if !o.APIOnly {
+		imds := func(name, path string, f http.HandlerFunc) {
+			r.Handle(path, refuseForwarded(h.requireIMDSToken(f))).Methods(get...).Name(name)
+		}
+		// mux tries routes in order: the path every SDK polls comes first.
+		imds("imds_credentials", "/latest/meta-data/iam/security-credentials/{role}", h.imdsCredentials)
+		r.Handle("/latest/api/token", refuseForwarded(http.HandlerFunc(h.imdsToken))).Methods(http.MethodPut).Name("imds_token")
+		r.HandleFunc("/latest/api/token", methodNotAllowed).Name("imds_token")
+		imds("imds_roles", "/latest/meta-data/iam/security-credentials", h.imdsRoles)
+		imds("imds_roles", "/latest/meta-data/iam/security-credentials/", h.imdsRoles)
+		imds("imds_info", "/latest/meta-data/iam/info", h.imdsInfo)
+		imds("imds_region", "/latest/meta-data/placement/region", h.imdsRegion)
+		imds("imds_az", "/latest/meta-data/placement/availability-zone", h.imdsAZ)
+		imds("imds_identity", "/latest/dynamic/instance-identity/document", h.imdsIdentity)
 	}
-	// mux tries routes in order: the path every SDK polls comes first.
-	imds("imds_credentials", "/latest/meta-data/iam/security-credentials/{role}", h.imdsCredentials)
-	r.Handle("/latest/api/token", refuseForwarded(http.HandlerFunc(h.imdsToken))).Methods(http.MethodPut).Name("imds_token")
-	r.HandleFunc("/latest/api/token", methodNotAllowed).Name("imds_token")
-	imds("imds_roles", "/latest/meta-data/iam/security-credentials", h.imdsRoles)
-	imds("imds_roles", "/latest/meta-data/iam/security-credentials/", h.imdsRoles)
-	imds("imds_info", "/latest/meta-data/iam/info", h.imdsInfo)
-	imds("imds_region", "/latest/meta-data/placement/region", h.imdsRegion)
-	imds("imds_az", "/latest/meta-data/placement/availability-zone", h.imdsAZ)
-	imds("imds_identity", "/latest/dynamic/instance-identity/document", h.imdsIdentity)
 
 	// The JSON API and AWS container credentials.
 	r.Handle("/v1/credentials/{kind}/{name}", refuseForwarded(h.requireLocalToken(http.HandlerFunc(h.apiCredentials)))).
 		Methods(get...).Name("api_credentials")
 
 	// GCE metadata. Directories answer with and without their trailing
-	// slash, as the real server does.
-	r.HandleFunc("/", h.gceRoot).Methods(get...).Name("gce_root")
-	gce := func(name, path string, f http.HandlerFunc) {
-		r.Handle("/computeMetadata/v1"+path, requireFlavor(f)).Methods(get...).Name(name)
+	// slash, as the real server does. Not on the Unix socket either.
+	if !o.APIOnly {
+		r.HandleFunc("/", h.gceRoot).Methods(get...).Name("gce_root")
+		gce := func(name, path string, f http.HandlerFunc) {
+			r.Handle("/computeMetadata/v1"+path, requireFlavor(f)).Methods(get...).Name(name)
+		}
+		gceDir := func(name, path string, f http.HandlerFunc) {
+			gce(name, path, f)
+			gce(name, path+"/", f)
+		}
+		gceDir("gce_listing", "", h.gceListing("instance/\nproject/\n"))
+		gceDir("gce_instance", "/instance", h.gceListing("service-accounts/\n"))
+		gceDir("gce_accounts", "/instance/service-accounts", h.gceAccounts)
+		gceDir("gce_account", "/instance/service-accounts/{acct}", h.gceAccount)
+		gce("gce_email", "/instance/service-accounts/{acct}/email", h.gceEmail)
+		gce("gce_aliases", "/instance/service-accounts/{acct}/aliases", h.gceAliases)
+		gce("gce_scopes", "/instance/service-accounts/{acct}/scopes", h.gceScopes)
+		gce("gce_token", "/instance/service-accounts/{acct}/token", h.gceToken)
+		gce("gce_project_id", "/project/project-id", h.gceProjectID)
+		gce("gce_numeric_project_id", "/project/numeric-project-id", h.gceNumericProjectID)
 	}
-	gceDir := func(name, path string, f http.HandlerFunc) {
-		gce(name, path, f)
-		gce(name, path+"/", f)
-	}
-	gceDir("gce_listing", "", h.gceListing("instance/\nproject/\n"))
-	gceDir("gce_instance", "/instance", h.gceListing("service-accounts/\n"))
-	gceDir("gce_accounts", "/instance/service-accounts", h.gceAccounts)
-	gceDir("gce_account", "/instance/service-accounts/{acct}", h.gceAccount)
-	gce("gce_email", "/instance/service-accounts/{acct}/email", h.gceEmail)
-	gce("gce_aliases", "/instance/service-accounts/{acct}/aliases", h.gceAliases)
-	gce("gce_scopes", "/instance/service-accounts/{acct}/scopes", h.gceScopes)
-	gce("gce_token", "/instance/service-accounts/{acct}/token", h.gceToken)
-	gce("gce_project_id", "/project/project-id", h.gceProjectID)
-	gce("gce_numeric_project_id", "/project/numeric-project-id", h.gceNumericProjectID)
 
 	// Unknown paths under /computeMetadata are still GCE paths: without the
 	// flavor header they are refused, not reported missing.
@@ -168,10 +192,14 @@ func writeText(w http.ResponseWriter, text string) {
 	_, _ = w.Write([]byte(text))
 }
 
-// credential fetches a source's credential for a request and classifies
-// failures: unknown → 404, not yet fetched or expired → 503. The error
-// text never carries upstream detail.
-func (h *handler) credential(r *http.Request, key string) (*refresher.Credential, int, string) {
+// credential fetches a source's credential for a request over protocol
+// and classifies failures: a caller the source's rule refuses → 403
+// naming the rule (and audited), unknown → 404, not yet fetched or
+// expired → 503. The error text never carries upstream detail.
+func (h *handler) credential(r *http.Request, protocol, key string) (*refresher.Credential, int, string) {
+	if msg := h.refusal(r, protocol, key); msg != "" {
+		return nil, http.StatusForbidden, msg
+	}
 	c, err := h.o.View.Get(r.Context(), key)
 	switch {
 	case err == nil:
@@ -189,10 +217,44 @@ func (h *handler) credential(r *http.Request, key string) (*refresher.Credential
 // credentialOrError is credential for the IMDS and GCE answers, which
 // report a failure as plain text: it writes that answer itself and
 // returns nil. 503 is transient to every AWS and Google client.
-func (h *handler) credentialOrError(w http.ResponseWriter, r *http.Request, key string) *refresher.Credential {
-	c, status, msg := h.credential(r, key)
+func (h *handler) credentialOrError(w http.ResponseWriter, r *http.Request, protocol, key string) *refresher.Credential {
+	c, status, msg := h.credential(r, protocol, key)
 	if c == nil {
 		http.Error(w, msg, status)
 	}
 	return c
+}
+
+// admits reports whether the request's caller may have the source key.
+// Only a source with a rule asks the kernel who is calling.
+func (h *handler) admits(r *http.Request, key string) bool {
+	rule := h.o.Rules[key]
+	return rule == nil || rule.Admits(identity.FromContext(r.Context()))
+}
+
+// refusal returns why the request's caller may not have the source key,
+// auditing the refusal, or "" when it may.
+func (h *handler) refusal(r *http.Request, protocol, key string) string {
+	if h.admits(r, key) {
+		return ""
+	}
+	caller := identity.FromContext(r.Context())
+	msg := h.o.Rules[key].Refusal(key, caller)
+	h.record(r, audit.Event{Outcome: audit.Refused, Protocol: protocol, Source: key, Caller: caller, Reason: msg})
+	return msg
+}
+
+// served audits a credential handed out to the request's caller.
+func (h *handler) served(r *http.Request, protocol, key string, c *refresher.Credential) {
+	h.record(r, audit.Event{Outcome: audit.Served, Protocol: protocol, Source: key, Caller: identity.FromContext(r.Context()),
+		Credential: audit.Identifier(c), Expires: c.Expires})
+}
+
+// record puts the event on the request's access-log line and keeps it.
+func (h *handler) record(r *http.Request, e audit.Event) {
+	e.Time = h.o.Clock.Now()
+	info(r).event = &e
+	if h.o.Audit != nil {
+		h.o.Audit.Keep(e)
+	}
 }

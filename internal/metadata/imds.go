@@ -2,10 +2,12 @@ package metadata
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/gorilla/mux"
 
+	"github.com/taskcluster/tc-credd/internal/audit"
 	"github.com/taskcluster/tc-credd/internal/refresher"
 	"github.com/taskcluster/tc-credd/internal/render"
 )
@@ -47,39 +49,59 @@ func (h *handler) requireIMDSToken(next http.Handler) http.Handler {
 	})
 }
 
+// role is the IMDS role the request's caller sees: the first of the
+// listener's roles whose rule admits it, or "" for none.
+func (h *handler) role(r *http.Request) string {
+	for _, name := range h.o.AWSRoles {
+		if h.admits(r, awsKey(name)) {
+			return name
+		}
+	}
+	return ""
+}
+
 func (h *handler) imdsRoles(w http.ResponseWriter, r *http.Request) {
-	if h.o.AWSRole == "" {
+	role := h.role(r)
+	if role == "" {
 		notFound(w, r)
 		return
 	}
 	// Exactly one name and no newline: boto takes the whole body as the
 	// role name.
-	writeText(w, h.o.AWSRole)
+	writeText(w, role)
 }
 
+// imdsCredentials serves the caller's role only, as a real IMDS serves
+// the instance's one role. Another of the listener's roles that the
+// caller's rule refuses is 403, so the caller learns which rule to change;
+// any other name is not found.
 func (h *handler) imdsCredentials(w http.ResponseWriter, r *http.Request) {
-	if h.o.AWSRole == "" || mux.Vars(r)["role"] != h.o.AWSRole {
+	name := mux.Vars(r)["role"]
+	key := awsKey(name)
+	if name == "" || (name != h.role(r) && (!slices.Contains(h.o.AWSRoles, name) || h.admits(r, key))) {
 		notFound(w, r)
 		return
 	}
-	if c := h.credentialOrError(w, r, h.awsKey()); c != nil {
+	if c := h.credentialOrError(w, r, audit.IMDS, key); c != nil {
+		h.served(r, audit.IMDS, key, c)
 		writeJSON(w, http.StatusOK, render.IMDS(c))
 	}
 }
 
-// awsKey is the refresher key of the listener's role.
-func (h *handler) awsKey() string { return string(refresher.AWS) + "/" + h.o.AWSRole }
+// awsKey is the refresher key of an aws source.
+func awsKey(name string) string { return string(refresher.AWS) + "/" + name }
 
 func (h *handler) imdsInfo(w http.ResponseWriter, r *http.Request) {
-	if h.o.AWSRole == "" {
+	role := h.role(r)
+	if role == "" {
 		notFound(w, r)
 		return
 	}
-	c := h.credentialOrError(w, r, h.awsKey())
+	c := h.credentialOrError(w, r, audit.IMDS, awsKey(role))
 	if c == nil {
 		return
 	}
-	writeJSON(w, http.StatusOK, render.IAMInfoFor(h.o.AWSRole, c.Issued))
+	writeJSON(w, http.StatusOK, render.IAMInfoFor(role, c.Issued))
 }
 
 func (h *handler) imdsRegion(w http.ResponseWriter, r *http.Request) {

@@ -11,6 +11,7 @@ import (
 	"github.com/gorilla/mux"
 	"go.uber.org/zap"
 
+	"github.com/taskcluster/tc-credd/internal/audit"
 	"github.com/taskcluster/tc-credd/internal/clock"
 	"github.com/taskcluster/tc-credd/internal/logging"
 	"github.com/taskcluster/tc-credd/internal/loopback"
@@ -42,15 +43,22 @@ type GuardOptions struct {
 	// AllowRemote accepts peers that are not loopback (only with a
 	// non-loopback bind the config explicitly allowed).
 	AllowRemote bool
+	// Unix says the listener is a Unix socket: no remote peer and no web
+	// page can reach one, so neither the peer nor Host is checked.
+	Unix bool
 }
 
 // reqInfo is what the access log reports beyond the request itself: the
-// route that served it and, for AWS keys, the key id's last characters.
+// route that served it, for AWS keys the key id's last characters, and the
+// audit event of a credential handed out or refused.
 // observe puts it in the request's context; the router and the handlers
 // fill it in.
 type reqInfo struct {
 	route     string
 	keySuffix string
+	// event is the audit event of a credential handed out or refused,
+	// logged on the request's access-log line.
+	event *audit.Event
 }
 
 type infoKey struct{}
@@ -143,13 +151,18 @@ func observe(log *zap.Logger, m Metrics, clk clock.Clock) func(http.Handler) htt
 			if m != nil {
 				m.ObserveRequest(ri.route, sw.status, elapsed)
 			}
-			fields := []zap.Field{
+			// Room for an audit event's fields too, so the line grows no slice.
+			fields := make([]zap.Field, 0, 24)
+			fields = append(fields,
 				zap.String(logging.KeyMethod, r.Method), zap.String(logging.KeyPath, r.URL.Path), zap.String(logging.KeyRoute, ri.route),
 				zap.Int(logging.KeyStatus, sw.status), zap.Int(logging.KeyBytes, sw.bytes),
 				zap.Int64(logging.KeyDuration, elapsed.Microseconds()), zap.String(logging.KeyRemote, r.RemoteAddr),
-			}
+			)
 			if ri.keySuffix != "" {
 				fields = append(fields, zap.String(logging.KeyKeyIDSuffix, ri.keySuffix))
+			}
+			if ri.event != nil {
+				fields = ri.event.AppendFields(fields)
 			}
 			log.Info("request", fields...)
 		})
@@ -161,6 +174,9 @@ func observe(log *zap.Logger, m Metrics, clk clock.Clock) func(http.Handler) htt
 func securityChecks(o GuardOptions) func(http.Handler) http.Handler {
 	allowed := allowedHosts(o.Hosts)
 	return func(next http.Handler) http.Handler {
+		if o.Unix {
+			return next
+		}
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			switch {
 			case !o.AllowRemote && !loopback.Peer(r.RemoteAddr):

@@ -21,6 +21,9 @@ type OpsOptions struct {
 	// Daemon describes the daemon (version, uptime, last reload, its own
 	// credentials) for /v1/status; optional.
 	Daemon func() status.Daemon
+	// Receivers returns, per source key, the callers that received it
+	// recently; optional.
+	Receivers func() map[string][]status.Receiver
 }
 
 // NewOps returns the ops listener's handler: /healthz, /readyz, /metrics
@@ -59,6 +62,9 @@ func NewOps(o OpsOptions) http.Handler {
 			if d.LastReload != nil {
 				st["lastReload"] = d.LastReload
 			}
+		}
+		if o.Receivers != nil {
+			st["receivers"] = o.Receivers()
 		}
 		writeJSON(w, http.StatusOK, st)
 	}).Methods(get...).Name("status")

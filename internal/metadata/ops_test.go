@@ -99,13 +99,19 @@ func TestOpsListener(t *testing.T) {
 		b, _ := json.Marshal(l.ContextMap())
 		logText.WriteString(l.Message + string(b))
 	}
+	// The full key id is in the log only as the audit event's credential
+	// (it is no secret, and it joins the audit trail with CloudTrail).
+	keyID := e.current("aws/" + role).AWS.AccessKeyID
 	for _, s := range e.secrets() {
 		if strings.Contains(pages, s) {
 			t.Errorf("an ops page shows a secret")
 		}
-		if len(s) > 4 && strings.Contains(logText.String(), s) {
-			t.Errorf("a log line shows a secret or full key id")
+		if s != keyID && len(s) > 4 && strings.Contains(logText.String(), s) {
+			t.Errorf("a log line shows a secret")
 		}
+	}
+	if n := strings.Count(logText.String(), keyID); n != 1 || !strings.Contains(logText.String(), `"credential":"`+keyID+`"`) {
+		t.Errorf("the full key id is in the log %d times, not once as the audit credential: %s", n, logText.String())
 	}
 	if !strings.Contains(logText.String(), `"keyIdSuffix":"`+e.current("aws/" + role).AWS.AccessKeyID[16:]+`"`) {
 		t.Errorf("access log lacks the key id suffix: %s", logText.String())

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
+	"github.com/taskcluster/tc-credd/internal/identity"
 	"github.com/taskcluster/tc-credd/internal/loopback"
 )
 
@@ -25,6 +27,30 @@ func Listen(addr string, allowNonLoopback bool) (net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen %s: %w", addr, err)
+	}
+	return ln, nil
+}
+
+// ListenUnix binds a Unix socket at path, replacing a stale socket a
+// previous run left (never any other kind of file). Any local user may
+// connect: the local token and the sources' allow rules decide what a
+// caller gets, and the kernel names every caller on this socket.
+func ListenUnix(path string) (net.Listener, error) {
+	if st, err := os.Lstat(path); err == nil {
+		if st.Mode()&os.ModeSocket == 0 {
+			return nil, fmt.Errorf("unix socket %s: a file that is not a socket is in the way", path)
+		}
+		if err := os.Remove(path); err != nil {
+			return nil, fmt.Errorf("unix socket %s: %w", path, err)
+		}
+	}
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("listen %s: %w", path, err)
+	}
+	if err := os.Chmod(path, 0o666); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("unix socket %s: %w", path, err)
 	}
 	return ln, nil
 }
@@ -49,9 +75,11 @@ const (
 )
 
 // NewServer returns an http.Server with the limits a local daemon needs,
-// enforced by net/http itself.
+// enforced by net/http itself. Each connection carries a slot for its
+// caller's identity, which the first request that needs it fills.
 func NewServer(h http.Handler) *http.Server {
 	return &http.Server{
+		ConnContext:       identity.ConnContext,
 		Handler:           h,
 		ReadHeaderTimeout: ReadHeaderTimeout,
 		ReadTimeout:       ReadTimeout,

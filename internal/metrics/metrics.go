@@ -25,6 +25,8 @@ type Metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	reloads  *prometheus.CounterVec
+	handouts *prometheus.CounterVec
+	byUID    *prometheus.CounterVec // nil unless Options.UIDLabels
 }
 
 // Options say where the scrape-time collectors read from.
@@ -40,6 +42,9 @@ type Options struct {
 	LastReload func() *status.Reload
 	// Version is the build's version, for tc_credd_build_info.
 	Version string
+	// UIDLabels adds tc_credd_handouts_by_uid_total, whose uid label makes
+	// a series per caller: off unless an operator asks for it.
+	UIDLabels bool
 }
 
 // New builds the registry.
@@ -65,6 +70,20 @@ func New(o Options) *Metrics {
 			Name: "tc_credd_reloads_total",
 			Help: "Configuration reloads, by outcome (success or failure).",
 		}, []string{"outcome"}),
+	}
+	// Source, protocol and outcome are each bounded by the config and the
+	// code, so the series are few.
+	m.handouts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tc_credd_handouts_total",
+		Help: "Credentials handed out (served, or written by a sink) and refused, by source, protocol and outcome.",
+	}, []string{"source", "protocol", "outcome"})
+	reg.MustRegister(m.handouts)
+	if o.UIDLabels {
+		m.byUID = prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tc_credd_handouts_by_uid_total",
+			Help: "Credentials handed out and refused, by source, outcome and the caller's uid (-1: unknown).",
+		}, []string{"source", "outcome", "uid"})
+		reg.MustRegister(m.byUID)
 	}
 	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        "tc_credd_build_info",
@@ -93,6 +112,14 @@ func New(o Options) *Metrics {
 func (m *Metrics) ObserveRequest(route string, code int, elapsed time.Duration) {
 	m.requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
 	m.latency.WithLabelValues(route).Observe(elapsed.Seconds())
+}
+
+// ObserveHandout counts one audit event.
+func (m *Metrics) ObserveHandout(source, protocol, outcome string, uid int) {
+	m.handouts.WithLabelValues(source, protocol, outcome).Inc()
+	if m.byUID != nil {
+		m.byUID.WithLabelValues(source, outcome, strconv.Itoa(uid)).Inc()
+	}
 }
 
 // ObserveReload counts a reload by outcome.

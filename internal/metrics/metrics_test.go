@@ -65,3 +65,25 @@ func TestBuildInfoRequestsAndReloads(t *testing.T) {
 		t.Errorf("after a good reload: %s", out)
 	}
 }
+
+func TestHandouts(t *testing.T) {
+	for _, uidLabels := range []bool{false, true} {
+		m := metrics.New(metrics.Options{UIDLabels: uidLabels})
+		m.ObserveHandout("aws/build", "imds", "served", 1001)
+		m.ObserveHandout("aws/build", "imds", "served", 1001)
+		m.ObserveHandout("aws/build", "api", "refused", -1)
+		out := scrape(t, m)
+		for _, want := range []string{
+			`tc_credd_handouts_total{outcome="served",protocol="imds",source="aws/build"} 2`,
+			`tc_credd_handouts_total{outcome="refused",protocol="api",source="aws/build"} 1`,
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("metrics lack %q", want)
+			}
+		}
+		withUID := `tc_credd_handouts_by_uid_total{outcome="served",source="aws/build",uid="1001"} 2`
+		if strings.Contains(out, withUID) != uidLabels || strings.Contains(out, `uid="`) != uidLabels {
+			t.Errorf("uid labels %v, metrics:\n%s", uidLabels, out)
+		}
+	}
+}

@@ -31,3 +31,16 @@ type Daemon struct {
 	LastReload    *Reload   `json:"lastReload,omitempty"`
 	Client        Client    `json:"client"`
 }
+
+// Receiver is a caller that recently received a source's credential, as
+// the kernel named it. UID is -1 when it could not say.
+type Receiver struct {
+	UID      int       `json:"uid"`
+	User     string    `json:"user,omitempty"`
+	PID      int       `json:"pid,omitempty"`
+	Exe      string    `json:"exe,omitempty"`
+	Cgroup   string    `json:"cgroup,omitempty"`
+	Protocol string    `json:"protocol"`
+	Last     time.Time `json:"last"`
+	Count    int64     `json:"count"`
+}

@@ -1,0 +1,343 @@
+// Package audit records who received which credential, and who was
+// refused: one event per hand-out over any protocol, per sink write and
+// per refusal, to the log and, when configured, to a JSON-lines file. An
+// event names the credential by a non-secret identifier only.
+package audit
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/taskcluster/tc-credd/internal/clock"
+	"github.com/taskcluster/tc-credd/internal/identity"
+	"github.com/taskcluster/tc-credd/internal/logging"
+	"github.com/taskcluster/tc-credd/internal/refresher"
+	"github.com/taskcluster/tc-credd/internal/status"
+)
+
+// Outcomes.
+const (
+	Served  = "served"
+	Refused = "refused"
+	Written = "written" // by a sink, to a file
+)
+
+// Protocols, besides the sinks'.
+const (
+	IMDS = "imds"
+	GCE  = "gce"
+	API  = "api" // the JSON API and AWS container credentials
+	Sink = "sink"
+)
+
+// Event is one hand-out or refusal.
+type Event struct {
+	Time     time.Time        `json:"time"`
+	Outcome  string           `json:"outcome"`
+	Protocol string           `json:"protocol"`
+	Source   string           `json:"source"`
+	Caller   *identity.Caller `json:"caller,omitempty"`
+	// Credential identifies what was handed out without revealing it: an
+	// AWS AccessKeyId (which CloudTrail logs too), or "sha256:" and the
+	// first 8 hex digits of the secret's SHA-256.
+	Credential string    `json:"credential,omitempty"`
+	Expires    time.Time `json:"expires,omitzero"`
+	Reason     string    `json:"reason,omitempty"` // why it was refused
+	Path       string    `json:"path,omitempty"`   // the file a sink wrote
+}
+
+// Identifier names a credential without revealing it.
+func Identifier(c *refresher.Credential) string {
+	var s string
+	switch {
+	case c == nil:
+		return ""
+	case c.AWS != nil:
+		return c.AWS.AccessKeyID
+	case c.GCP != nil:
+		s = c.GCP.AccessToken.Reveal()
+	case c.Azure != nil:
+		s = c.Azure.SAS.Reveal()
+	case c.Sentry != nil:
+		s = c.Sentry.Secret.Reveal()
+	case c.Websocktunnel != nil:
+		s = c.Websocktunnel.Token.Reveal()
+	}
+	if s == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(s))
+	return "sha256:" + hex.EncodeToString(sum[:4])
+}
+
+// Counter counts events in the metrics. uid is identity.Unknown when the
+// caller is unknown or the event is a sink's.
+type Counter interface {
+	ObserveHandout(source, protocol, outcome string, uid int)
+}
+
+// Options configure a Trail.
+type Options struct {
+	Logger  *zap.Logger
+	Clock   clock.Clock
+	Metrics Counter // optional
+	// File is the JSON-lines file; "" writes events to the log only.
+	File string
+	// MaxBytes rotates the file once it would grow past it (default 10 MiB);
+	// Keep rotated files are kept (default 5), as File.1 (newest) to File.Keep.
+	MaxBytes int64
+	Keep     int
+}
+
+// DefaultMaxBytes and DefaultKeep apply when Options leave them zero.
+const (
+	DefaultMaxBytes = 10 << 20
+	DefaultKeep     = 5
+	// recentPerSource bounds the callers remembered per source.
+	recentPerSource = 10
+)
+
+// Trail is the audit trail. It is safe for concurrent use.
+type Trail struct {
+	o      Options
+	mu     sync.Mutex
+	f      *os.File
+	size   int64
+	recent map[string][]status.Receiver
+}
+
+// New opens the trail's file, if any, for appending, mode 0600.
+func New(o Options) (*Trail, error) {
+	if o.Logger == nil {
+		o.Logger = zap.NewNop()
+	}
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
+	}
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = DefaultMaxBytes
+	}
+	if o.Keep <= 0 {
+		o.Keep = DefaultKeep
+	}
+	t := &Trail{o: o, recent: map[string][]status.Receiver{}}
+	if o.File != "" {
+		if err := t.open(); err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
+func (t *Trail) open() error {
+	f, err := os.OpenFile(t.o.File, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("audit file: %w", err)
+	}
+	// An existing file keeps its mode on open: make it private all the same.
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return fmt.Errorf("audit file: %w", err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return fmt.Errorf("audit file: %w", err)
+	}
+	t.f, t.size = f, st.Size()
+	return nil
+}
+
+// Close closes the file.
+func (t *Trail) Close() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.f == nil {
+		return nil
+	}
+	err := t.f.Close()
+	t.f = nil
+	return err
+}
+
+// Record logs, counts and keeps one event. A file that cannot be written
+// is an error in the log, not a refusal: callers are already being served.
+func (t *Trail) Record(e Event) {
+	t.o.Logger.Info("audit: credential "+e.Outcome, e.AppendFields(make([]zap.Field, 0, 12))...)
+	t.Keep(e)
+}
+
+// Keep counts and keeps an event that its caller logged itself, on a line
+// of its own (the credential listeners log it on the request's access-log
+// line: one line per request, not two).
+func (t *Trail) Keep(e Event) {
+	if e.Time.IsZero() {
+		e.Time = t.o.Clock.Now()
+	}
+	e.Time = e.Time.UTC()
+	uid := identity.Unknown
+	if e.Caller.Known() {
+		uid = e.Caller.UID
+	}
+	if t.o.Metrics != nil {
+		t.o.Metrics.ObserveHandout(e.Source, e.Protocol, e.Outcome, uid)
+	}
+	if e.Outcome == Served {
+		t.mu.Lock()
+		t.remember(&e)
+		t.mu.Unlock()
+	}
+	if t.o.File == "" {
+		return
+	}
+	line, err := json.Marshal(e)
+	if err != nil {
+		t.o.Logger.Error("audit event not encoded", zap.Error(err))
+		return
+	}
+	line = append(line, '\n')
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.f == nil {
+		return
+	}
+	if t.size > 0 && t.size+int64(len(line)) > t.o.MaxBytes {
+		if err := t.rotate(); err != nil {
+			t.o.Logger.Error("audit file not rotated; appending to it still", zap.String(logging.KeyPath, t.o.File), zap.Error(err))
+		}
+	}
+	if t.f == nil {
+		return
+	}
+	n, err := t.f.Write(line)
+	t.size += int64(n)
+	if err != nil {
+		t.o.Logger.Error("audit event not written to the audit file", zap.String(logging.KeyPath, t.o.File), zap.Error(err))
+	}
+}
+
+// rotate moves File to File.1, File.1 to File.2 and so on, dropping the
+// oldest, then starts a new File.
+func (t *Trail) rotate() error {
+	if err := t.f.Close(); err != nil {
+		return err
+	}
+	t.f = nil
+	for i := t.o.Keep - 1; i >= 1; i-- {
+		from := fmt.Sprintf("%s.%d", t.o.File, i)
+		if err := os.Rename(from, fmt.Sprintf("%s.%d", t.o.File, i+1)); err != nil && !os.IsNotExist(err) {
+			return err
+		}
+	}
+	if err := os.Rename(t.o.File, t.o.File+".1"); err != nil {
+		_ = t.open()
+		return err
+	}
+	return t.open()
+}
+
+// AppendFields appends the event's log fields to fields; its time is the
+// log line's own. Appending lets a request's access-log line carry them
+// without another slice.
+func (e *Event) AppendFields(fields []zap.Field) []zap.Field {
+	fields = append(fields, zap.String("outcome", e.Outcome), zap.String("protocol", e.Protocol), zap.String(logging.KeySource, e.Source))
+	if c := e.Caller; c != nil {
+		fields = append(fields, zap.Int("uid", c.UID))
+		if c.User != "" {
+			fields = append(fields, zap.String("user", c.User))
+		}
+		if c.GID != identity.Unknown {
+			fields = append(fields, zap.Int("gid", c.GID))
+		}
+		if c.PID > 0 {
+			fields = append(fields, zap.Int("pid", c.PID))
+		}
+		if c.Exe != "" {
+			fields = append(fields, zap.String("exe", c.Exe))
+		}
+		if c.Cgroup != "" {
+			fields = append(fields, zap.String("cgroup", c.Cgroup))
+		}
+		if c.Reason != "" {
+			fields = append(fields, zap.String("callerUnknown", c.Reason))
+		}
+	}
+	if e.Credential != "" {
+		fields = append(fields, zap.String("credential", e.Credential))
+	}
+	if !e.Expires.IsZero() {
+		fields = append(fields, zap.Time(logging.KeyExpires, e.Expires))
+	}
+	if e.Reason != "" {
+		fields = append(fields, zap.String("reason", e.Reason))
+	}
+	if e.Path != "" {
+		fields = append(fields, zap.String(logging.KeyPath, e.Path))
+	}
+	return fields
+}
+
+// remember keeps the callers that received a source most recently,
+// distinct by uid and executable, newest first. It moves entries within
+// the list rather than building a new one: it runs on every hand-out.
+func (t *Trail) remember(e *Event) {
+	r := status.Receiver{UID: identity.Unknown, Protocol: e.Protocol, Last: e.Time, Count: 1}
+	if c := e.Caller; c != nil {
+		r.UID, r.User, r.PID, r.Exe, r.Cgroup = c.UID, c.User, c.PID, c.Exe, c.Cgroup
+	}
+	list := t.recent[e.Source]
+	at := len(list)
+	for i := range list {
+		if list[i].UID == r.UID && list[i].Exe == r.Exe {
+			r.Count += list[i].Count
+			at = i
+			break
+		}
+	}
+	if at == len(list) {
+		if len(list) < recentPerSource {
+			list = append(list, status.Receiver{})
+		}
+		at = len(list) - 1
+	}
+	copy(list[1:at+1], list[:at])
+	list[0] = r
+	t.recent[e.Source] = list
+}
+
+// Recent returns, per source key, the callers that received it most
+// recently, newest first.
+func (t *Trail) Recent() map[string][]status.Receiver {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	out := make(map[string][]status.Receiver, len(t.recent))
+	for k, v := range t.recent {
+		out[k] = append([]status.Receiver(nil), v...)
+	}
+	return out
+}
+
+// SinkAuditor is the hook a sink runner calls after each file it writes;
+// a Trail is one.
+type SinkAuditor interface {
+	SinkWritten(path, source string, c *refresher.Credential)
+}
+
+var _ SinkAuditor = (*Trail)(nil)
+
+// SinkWritten is the hook a sink runner calls after it wrote a source's
+// credential to a file: the sink's audit event.
+func (t *Trail) SinkWritten(path, source string, c *refresher.Credential) {
+	e := Event{Outcome: Written, Protocol: Sink, Source: source, Path: path, Credential: Identifier(c)}
+	if c != nil {
+		e.Expires = c.Expires
+	}
+	t.Record(e)
+}
