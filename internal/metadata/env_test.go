@@ -115,7 +115,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 	if o.gate == nil && !o.fail {
 		wctx, wcancel := context.WithTimeout(ctx, 10*time.Second)
 		defer wcancel()
-		if err := r.WaitReady(wctx); err != nil {
+		if err := r.WaitFirstRound(wctx); err != nil || !r.Ready() {
 			t.Fatalf("refresher not ready: %v", err)
 		}
 	}

@@ -24,10 +24,9 @@ import (
 	"github.com/taskcluster/tc-credd/internal/render"
 )
 
-// View is the refresher as the endpoints see it: read-only. GetAt takes
-// the request's one reading of the clock.
+// View is the refresher as the endpoints see it: read-only.
 type View interface {
-	GetAt(ctx context.Context, key string, now time.Time) (*refresher.Credential, error)
+	Get(ctx context.Context, key string) (*refresher.Credential, error)
 	States() []refresher.State
 	Ready() bool
 }
@@ -232,7 +231,7 @@ func (h *handler) writeDoc(w http.ResponseWriter, c *refresher.Credential, kind 
 // failures: unknown → 404, not yet fetched or expired → 503. The error
 // text never carries upstream detail.
 func (h *handler) credential(w http.ResponseWriter, r *http.Request, key string) (*refresher.Credential, int, string) {
-	c, err := h.o.View.GetAt(r.Context(), key, h.now(w))
+	c, err := h.o.View.Get(r.Context(), key)
 	switch {
 	case err == nil:
 		if info := infoFrom(w); info != nil {

@@ -35,11 +35,6 @@ func RenewAt(issued, expires time.Time, margin time.Duration, jitter float64) ti
 	return at.Add(-time.Duration(jitter * MaxJitter * float64(life)))
 }
 
-// ShouldRenew reports whether a credential is due for renewal at now.
-func ShouldRenew(now, issued, expires time.Time, margin time.Duration, jitter float64) bool {
-	return !now.Before(RenewAt(issued, expires, margin, jitter))
-}
-
 // usableUntil is when a credential stops being served: the kind's floor
 // before expiry, but never more than a quarter of a short lifetime.
 func usableUntil(c *Credential) time.Time {

@@ -51,8 +51,8 @@ func start(t *testing.T, sinks []sink.Sink) (*env, *sink.Runner) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{}, 2)
 	go func() { _ = r.Run(ctx); done <- struct{}{} }()
-	if err := r.WaitReady(ctx); err != nil {
-		t.Fatal(err)
+	if err := r.WaitFirstRound(ctx); err != nil || !r.Ready() {
+		t.Fatalf("refresher not ready: %v", err)
 	}
 	run := sink.NewRunner(r, zap.New(core))
 	go func() { run.Run(ctx, sinks); done <- struct{}{} }()
