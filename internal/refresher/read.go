@@ -49,7 +49,7 @@ func (r *Refresher) Get(ctx context.Context, key string) (*Credential, error) {
 // waiting; nil otherwise.
 func (r *Refresher) Current(key string) *Credential {
 	c := r.held(key)
-	if c == nil || !r.o.Clock.Now().Before(usableUntil(c)) {
+	if !usableAt(c, r.now()) {
 		return nil
 	}
 	return c

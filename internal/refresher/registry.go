@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -27,12 +28,17 @@ type Options struct {
 	// answering ErrNotReady (default 300 ms, well under the Go IMDS
 	// client's 500 ms header timeout).
 	WaitBound time.Duration
-	// MaxPoll caps every wait, so a suspended machine or a clock jump
-	// cannot skip a renewal (default 1 min).
-	MaxPoll time.Duration
+	// WallCheck (default DefaultWallCheck) is how often the wall clock is compared with what is due
+	// (default 30 s). Timers follow the monotonic clock, which stands still
+	// while the machine sleeps; renewals are due by the wall clock.
+	WallCheck time.Duration
 	// Rand returns values in [0,1) for jitter (default math/rand/v2).
 	Rand func() float64
 }
+
+// DefaultWallCheck bounds how late a renewal runs after the machine wakes
+// from sleep or its clock steps forward.
+const DefaultWallCheck = 30 * time.Second
 
 // Refresher keeps a set of sources fresh. Create it with New, give it
 // sources with Set, and run it with Run.
@@ -62,16 +68,39 @@ type entry struct {
 	ready  chan struct{} // closed once the first attempt has finished
 	once   sync.Once
 
-	mu          sync.Mutex
+	wake chan struct{} // a send makes the loop look at the clock again
+
+	mu sync.Mutex
+	renewal
+}
+
+// renewal is what a source's loop knows; it moves to the new entry when a
+// reload keeps the source's credential.
+type renewal struct {
 	renewAt     time.Time
 	nextAttempt time.Time
+	wakeAt      time.Time // when the sleeping loop means to look again
 	failures    int
 	lastErr     error
 	loggedErr   string
 	status      Status
 	calls       int64
+	codes       map[string]int64 // HTTP requests by status code
 	renewals    int64
 	failTotal   int64
+	fetched     bool // the first attempt has finished
+}
+
+func newEntry(s Source) *entry {
+	return &entry{src: s, ready: make(chan struct{}), wake: make(chan struct{}, 1), renewal: renewal{status: StatusPending}}
+}
+
+// poke wakes e's loop, if it sleeps.
+func (e *entry) poke() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
 }
 
 // New returns a Refresher with no sources.
@@ -91,8 +120,8 @@ func New(o Options) *Refresher {
 	if o.WaitBound <= 0 {
 		o.WaitBound = 300 * time.Millisecond
 	}
-	if o.MaxPoll <= 0 {
-		o.MaxPoll = time.Minute
+	if o.WallCheck <= 0 {
+		o.WallCheck = DefaultWallCheck
 	}
 	if o.Rand == nil {
 		o.Rand = rand.Float64
@@ -107,9 +136,13 @@ func New(o Options) *Refresher {
 	}
 }
 
-// Set replaces the set of sources. Sources whose Source value is unchanged
-// keep their credential and schedule; new ones start fetching at once;
-// removed ones stop and their credential is dropped; changed ones restart.
+// Set replaces the set of sources. A source is identified by its kind and
+// the parameters sent to Taskcluster, not by its name or margin: one whose
+// identity is unchanged keeps its credential and renewal state, even under
+// a new name, and a changed margin only reschedules its next renewal. New
+// sources start fetching at once. Removed ones, and ones whose parameters
+// changed, stop, and their credential is dropped before Set returns and
+// never served again.
 func (r *Refresher) Set(sources []Source) error {
 	keys := map[string]Source{}
 	order := make([]string, 0, len(sources))
@@ -126,36 +159,103 @@ func (r *Refresher) Set(sources []Source) error {
 	r.setMu.Lock()
 	defer r.setMu.Unlock()
 	r.mu.Lock()
-	var stale []*entry
-	for key, e := range r.entries {
-		if s, ok := keys[key]; !ok || s != e.src {
-			stale = append(stale, e)
-			delete(r.entries, key)
-		}
-	}
-	r.mu.Unlock()
-	// Stop outside r.mu: a loop finishing an attempt takes r.mu to publish.
-	for _, e := range stale {
-		stop(e)
-	}
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, e := range stale {
-		r.store.Delete(e.src.Key())
-		r.publish(e.src.Key(), nil)
-	}
+	match := r.match(order, keys)
+	now := r.now()
+	next := make(map[string]*entry, len(order))
+	carried := map[string]*Credential{}
+	var started []*entry
 	for _, key := range order {
-		if _, ok := r.entries[key]; ok {
+		e, s := match[key], keys[key]
+		switch {
+		case e == nil:
+			e = newEntry(s)
+			started = append(started, e)
+		case e.src != s:
+			carried[key] = r.held(e.src.Key())
+			e = r.carry(e, s, carried[key], now)
+			started = append(started, e)
+		}
+		next[key] = e
+	}
+	var stopped []*entry
+	for key, e := range r.entries {
+		if next[key] == e {
 			continue
 		}
-		e := &entry{src: keys[key], ready: make(chan struct{}), status: StatusPending}
-		r.entries[key] = e
-		if r.runCtx != nil {
+		// Cancelled under r.mu, which a loop holds to record an attempt:
+		// nothing it fetched from now on reaches the store.
+		if e.cancel != nil {
+			e.cancel()
+			stopped = append(stopped, e)
+		}
+		r.store.Delete(key)
+		r.publish(key, nil)
+	}
+	for key, c := range carried {
+		if c != nil {
+			r.store.Set(key, c, gocache.NoExpiration)
+			r.publish(key, c)
+		}
+	}
+	r.entries, r.order = next, order
+	if r.runCtx != nil {
+		for _, e := range started {
 			r.start(e)
 		}
 	}
-	r.order = order
+	r.mu.Unlock()
+	for _, e := range stopped {
+		<-e.done
+	}
 	return nil
+}
+
+// match pairs each new source with the running entry that keeps serving
+// it: the one under the same key if its identity is unchanged, else an
+// unclaimed one of the same identity (a rename); r.mu is held.
+func (r *Refresher) match(order []string, keys map[string]Source) map[string]*entry {
+	match := map[string]*entry{}
+	claimed := map[*entry]bool{}
+	for _, key := range order {
+		if e, ok := r.entries[key]; ok && e.src.identity() == keys[key].identity() {
+			match[key], claimed[e] = e, true
+		}
+	}
+	for _, key := range order {
+		if match[key] != nil {
+			continue
+		}
+		for _, old := range r.order {
+			if e := r.entries[old]; !claimed[e] && e.src.identity() == keys[key].identity() {
+				match[key], claimed[e] = e, true
+				break
+			}
+		}
+	}
+	return match
+}
+
+// carry returns a new entry for s that continues old, whose credential c
+// s keeps; r.mu is held. A changed margin moves the next renewal, unless
+// the source is retrying after a failure.
+func (r *Refresher) carry(old *entry, s Source, c *Credential, now time.Time) *entry {
+	e := newEntry(s)
+	old.mu.Lock()
+	e.renewal = old.renewal
+	e.codes = maps.Clone(old.codes)
+	old.mu.Unlock()
+	if e.fetched {
+		close(e.ready)
+		e.once.Do(func() {})
+	}
+	if c != nil && s.margin() != old.src.margin() {
+		e.renewAt = RenewAt(c.Issued, c.Expires, s.margin(), r.o.Rand())
+		if e.failures == 0 {
+			e.nextAttempt = e.renewAt
+		}
+	}
+	r.log.Info("source keeps its credential", zap.String("source", s.Key()), zap.String("was", old.src.Key()), zap.Time("nextRenewal", e.nextAttempt))
+	return e
 }
 
 // start runs e's loop; r.mu is held.
@@ -190,10 +290,35 @@ func (r *Refresher) Run(ctx context.Context) error {
 		r.start(r.entries[key])
 	}
 	r.mu.Unlock()
-	<-ctx.Done()
+	r.watchWallClock(ctx)
 	r.wg.Wait()
 	return nil
 }
+
+// RetryFailing makes every source whose last fetch failed try again now,
+// rather than at its scheduled retry: the cause (the config, or
+// tc-credd's own credentials) may just have been fixed.
+func (r *Refresher) RetryFailing() {
+	now := r.now()
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for _, e := range r.entries {
+		e.mu.Lock()
+		failing := e.failures > 0 && e.nextAttempt.After(now)
+		if failing {
+			e.nextAttempt = now
+		}
+		e.mu.Unlock()
+		if failing {
+			e.poke()
+		}
+	}
+}
+
+// now reads the injected clock without its monotonic reading. Schedules
+// are compared with the wall clock: a time carrying a monotonic reading
+// compares by that reading, which stands still while the machine sleeps.
+func (r *Refresher) now() time.Time { return r.o.Clock.Now().Round(0) }
 
 // Sources returns the configured sources in order.
 func (r *Refresher) Sources() []Source {

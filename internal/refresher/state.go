@@ -1,6 +1,7 @@
 package refresher
 
 import (
+	"maps"
 	"time"
 
 	"go.uber.org/zap"
@@ -13,14 +14,15 @@ type Status string
 
 // Statuses. Transitions between them are logged once each.
 const (
-	// StatusPending: the first fetch has not finished.
+	// StatusPending: no credential has been fetched yet.
 	StatusPending Status = "pending"
 	// StatusOK: a valid credential, and the last fetch succeeded.
 	StatusOK Status = "ok"
 	// StatusDegraded: the last fetch failed; the last good credential is
 	// still served.
 	StatusDegraded Status = "degraded"
-	// StatusExpired: no credential can be served.
+	// StatusExpired: the last credential can no longer be served and no
+	// new one has been fetched.
 	StatusExpired Status = "expired"
 )
 
@@ -38,9 +40,13 @@ type State struct {
 	LastError           string    `json:"lastError,omitempty"`
 	MissingScopes       []string  `json:"missingScopes,omitempty"`
 	ConsecutiveFailures int       `json:"consecutiveFailures"`
-	UpstreamCalls       int64     `json:"upstreamCalls"`
-	Renewals            int64     `json:"renewals"`
-	Failures            int64     `json:"failures"`
+	// UpstreamCalls counts the HTTP requests sent to Taskcluster, and
+	// UpstreamRequests the same by status code ("network" or "timeout"
+	// when there was no reply).
+	UpstreamCalls    int64            `json:"upstreamCalls"`
+	UpstreamRequests map[string]int64 `json:"upstreamRequests,omitempty"`
+	Renewals         int64            `json:"renewals"`
+	Failures         int64            `json:"failures"`
 }
 
 // States returns every source's state, in configuration order.
@@ -51,7 +57,7 @@ func (r *Refresher) States() []State {
 		entries = append(entries, r.entries[k])
 	}
 	r.mu.RUnlock()
-	now := r.o.Clock.Now()
+	now := r.now()
 	out := make([]State, 0, len(entries))
 	for _, e := range entries {
 		out = append(out, e.state(r.held(e.src.Key()), now))
@@ -66,7 +72,7 @@ func (e *entry) state(c *Credential, now time.Time) State {
 	s := State{
 		Key: e.src.Key(), Kind: e.src.Kind, Name: e.src.Name, Description: e.src.Describe(),
 		Status: e.statusAt(c, now), ConsecutiveFailures: e.failures,
-		UpstreamCalls: e.calls, Renewals: e.renewals, Failures: e.failTotal,
+		UpstreamCalls: e.calls, UpstreamRequests: maps.Clone(e.codes), Renewals: e.renewals, Failures: e.failTotal,
 	}
 	if c != nil {
 		s.Issued, s.Expires = c.Issued, c.Expires
@@ -75,7 +81,7 @@ func (e *entry) state(c *Credential, now time.Time) State {
 		s.NextRenewal = e.nextAttempt
 	}
 	if e.lastErr != nil {
-		s.LastError = e.lastErr.Error()
+		s.LastError = errText(e.lastErr)
 		s.MissingScopes = authclient.MissingScopes(e.lastErr)
 	}
 	return s
@@ -89,7 +95,7 @@ func (e *entry) statusAt(c *Credential, now time.Time) Status {
 		}
 		return StatusOK
 	}
-	if e.calls == 0 {
+	if e.renewals == 0 {
 		return StatusPending
 	}
 	return StatusExpired
@@ -104,7 +110,7 @@ func (r *Refresher) observe(e *entry, now time.Time) {
 	e.status = st
 	var lastErr string
 	if e.lastErr != nil {
-		lastErr = e.lastErr.Error()
+		lastErr = errText(e.lastErr)
 	}
 	e.mu.Unlock()
 	if st == prev {
