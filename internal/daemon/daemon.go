@@ -86,6 +86,7 @@ type Daemon struct {
 	metrics *metadata.Metrics
 	sinks   *sink.Runner
 	client  atomic.Pointer[metadata.Client] // the Taskcluster credentials in use
+	own     own
 
 	mu        sync.Mutex
 	main      *listener
@@ -106,12 +107,13 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 		o.Getenv = os.Getenv
 	}
 	d := &Daemon{o: o, log: o.Logger, clk: o.Clock, cfg: cfg, fetcher: &swapFetcher{}, perSource: map[string]*listener{}}
-	ac, cl, err := NewAuthClient(cfg)
+	cr, err := ReadCredentials(cfg)
 	if err != nil {
 		return err
 	}
-	d.fetcher.set(refresher.AuthFetcher{Client: ac})
-	d.useClient(cl)
+	if _, err := d.useCredentials(cr); err != nil {
+		return err
+	}
 	d.r = refresher.New(refresher.Options{Fetcher: d.fetcher, Clock: d.clk, Logger: d.log.Named("refresher")})
 	if err := d.r.Set(Sources(cfg)); err != nil {
 		return err
@@ -181,6 +183,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	}
 	g.Go(func() error { d.notifyWhenStarted(gctx); return nil })
 	g.Go(func() error { d.reloadLoop(gctx); return nil })
+	g.Go(func() error { d.watchCredentials(gctx); return nil })
 	d.log.Info("tc-credd started", zap.String("listen", addrs.Listen), zap.String("opsListen", addrs.OpsListen),
 		zap.Int("sources", len(d.r.Sources())), zap.String("clientId", cfg.Credentials.ClientID))
 	if o.Started != nil {

@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/taskcluster/tc-credd/internal/authtest"
+	"github.com/taskcluster/tc-credd/internal/clock"
 	"github.com/taskcluster/tc-credd/internal/daemon"
 	"github.com/taskcluster/tc-credd/internal/hawk"
 	"github.com/taskcluster/tc-credd/internal/secret"
@@ -36,6 +37,17 @@ type fixture struct {
 	done    chan error
 	cancel  context.CancelFunc
 	authURL string
+	// tokenFile and certFile, when set, are where the config reads the
+	// access token and the certificate.
+	tokenFile, certFile string
+}
+
+// startOpts vary start.
+type startOpts struct {
+	clock clock.Clock // the daemon's; default the real one
+	// prepare runs before the daemon starts: it may set faults or write
+	// the token file.
+	prepare func(f *fixture)
 }
 
 func (f *fixture) write(text string) {
@@ -46,19 +58,31 @@ func (f *fixture) write(text string) {
 }
 
 func (f *fixture) config(extra string) string {
+	creds := "accessToken: " + f.env["token"]
+	if f.tokenFile != "" {
+		creds = "accessTokenFile: " + f.tokenFile
+	}
+	if f.certFile != "" {
+		creds += "\n  certificateFile: " + f.certFile
+	}
 	return fmt.Sprintf(`rootUrl: %s
 credentials:
   clientId: d
-  accessToken: %s
+  %s
 listen: 127.0.0.1:0
 localTokenFile: %s
 sentry:
   - name: app
     project: p
-`, f.authURL, f.env["token"], filepath.Join(f.dir, "token")) + extra
+`, f.authURL, creds, filepath.Join(f.dir, "token")) + extra
 }
 
 func start(t *testing.T, extra string) *fixture {
+	t.Helper()
+	return startWith(t, extra, startOpts{})
+}
+
+func startWith(t *testing.T, extra string, o startOpts) *fixture {
 	t.Helper()
 	fake := authtest.New(authtest.Options{})
 	srv := httptest.NewServer(fake)
@@ -75,6 +99,9 @@ func start(t *testing.T, extra string) *fixture {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
+	if o.prepare != nil {
+		o.prepare(f)
+	}
 	f.write(f.config(extra))
 	cfg, _, err := daemon.Load(f.path, func(k string) string { return "" })
 	if err != nil {
@@ -84,7 +111,7 @@ func start(t *testing.T, extra string) *fixture {
 	f.cancel = cancel
 	started := make(chan daemon.Addrs, 1)
 	go func() {
-		f.done <- daemon.Run(ctx, cfg, daemon.Options{Path: f.path, Logger: zap.New(core), Reload: f.reload,
+		f.done <- daemon.Run(ctx, cfg, daemon.Options{Path: f.path, Logger: zap.New(core), Reload: f.reload, Clock: o.clock,
 			Getenv: func(k string) string {
 				if k == "NOTIFY_SOCKET" {
 					return sock
