@@ -10,6 +10,7 @@ import (
 	"github.com/taskcluster/tc-credd/internal/config"
 	"github.com/taskcluster/tc-credd/internal/refresher"
 	"github.com/taskcluster/tc-credd/internal/scopes"
+	"github.com/taskcluster/tc-credd/internal/sink"
 )
 
 // Check asks Taskcluster which scopes the configured credentials hold and
@@ -59,5 +60,18 @@ func Check(ctx context.Context, c *config.Config, out io.Writer) (int, error) {
 	if problems > 0 {
 		fmt.Fprintf(out, "%d source(s) lack a scope: grant them to %s, or remove the sources\n", problems, c.Credentials.ClientID)
 	}
-	return problems, nil
+	return problems + checkSinks(c, out), nil
+}
+
+// checkSinks reports each sink whose folder this user cannot write (run
+// check as the daemon's user), and returns how many.
+func checkSinks(c *config.Config, out io.Writer) int {
+	problems := 0
+	for i, s := range c.Sinks {
+		if err := sink.CheckFolder(s.Path); err != nil {
+			fmt.Fprintf(out, "PROBLEM  sinks[%d] %s: %v\n", i, s.Path, err)
+			problems++
+		}
+	}
+	return problems
 }

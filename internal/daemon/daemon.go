@@ -130,7 +130,8 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	if err != nil {
 		return err
 	}
-	d.sinks = sink.NewRunner(d.r, d.log.Named("sink"))
+	d.sinks = sink.NewRunner(d.r, d.log.Named("sink"), d.clk)
+	d.metrics.Registry.MustRegister(d.sinks)
 
 	// Bind everything before serving anything, so a taken port fails the
 	// start instead of leaving half a daemon.
@@ -177,7 +178,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	addrs := Addrs{Listen: d.main.addr, TokenFile: cfg.LocalTokenFile}
 	if opsLn != nil {
 		addrs.OpsListen = opsLn.Addr().String()
-		ops := metadata.NewOps(metadata.OpsOptions{View: d.r, Metrics: d.metrics, Logger: d.log.Named("ops"), Client: d.clientInfo,
+		ops := metadata.NewOps(metadata.OpsOptions{View: d.r, Metrics: d.metrics, Logger: d.log.Named("ops"), Client: d.clientInfo, Sinks: d.sinks.States,
 			Guard: metadata.GuardOptions{Port: metadata.PortOf(opsLn), Hosts: cfg.AllowedHosts, AllowRemote: cfg.AllowNonLoopback}})
 		g.Go(func() error { return metadata.Serve(gctx, metadata.NewServer(ops), opsLn, ShutdownGrace) })
 	}

@@ -48,6 +48,8 @@ type startOpts struct {
 	// prepare runs before the daemon starts: it may set faults or write
 	// the token file.
 	prepare func(f *fixture)
+	// extra, after prepare, adds to the config.
+	extra func(f *fixture) string
 }
 
 func (f *fixture) write(text string) {
@@ -101,6 +103,9 @@ func startWith(t *testing.T, extra string, o startOpts) *fixture {
 	t.Cleanup(func() { conn.Close() })
 	if o.prepare != nil {
 		o.prepare(f)
+	}
+	if o.extra != nil {
+		extra += o.extra(f)
 	}
 	f.write(f.config(extra))
 	cfg, _, err := daemon.Load(f.path, func(k string) string { return "" })

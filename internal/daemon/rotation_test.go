@@ -1,6 +1,7 @@
 package daemon_test
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -10,8 +11,10 @@ import (
 
 	"github.com/taskcluster/tc-credd/internal/authtest"
 	"github.com/taskcluster/tc-credd/internal/clock"
+	"github.com/taskcluster/tc-credd/internal/daemon"
 	"github.com/taskcluster/tc-credd/internal/hawk"
 	"github.com/taskcluster/tc-credd/internal/secret"
+	"github.com/taskcluster/tc-credd/internal/sink"
 )
 
 const msgCredsChanged = "Taskcluster credentials or rootUrl changed; new fetches use them"
@@ -140,4 +143,47 @@ func TestRotatedCertificateFollowedByStatus(t *testing.T) {
 	if st, _ := f.sentry(); st != 200 {
 		t.Fatalf("sentry under rotated temporary credentials: %d", st)
 	}
+}
+
+// TestSinkIntoMissingFolder: status and readiness report a sink that was
+// never written, check names it, and the file appears once its folder
+// exists, within the first retry's backoff.
+func TestSinkIntoMissingFolder(t *testing.T) {
+	clk := clock.NewFake(time.Now())
+	var path string
+	f := startWith(t, "opsListen: 127.0.0.1:0\n", startOpts{clock: clk, extra: func(f *fixture) string {
+		f.fake.SetClientScopes("d", "auth:sentry:*", "auth:current-scopes")
+		path = filepath.Join(f.dir, "later", "sentry.env")
+		return "sinks:\n  - source: sentry/app\n    path: " + path + "\n    format: env\n"
+	}})
+	type sinkState struct {
+		Path, LastError string
+		LastWrite       time.Time
+	}
+	status := func() (int, string, []sinkState) {
+		st, ready := get(t, "http://"+f.addrs.OpsListen+"/readyz", nil)
+		_, body := get(t, "http://"+f.addrs.OpsListen+"/v1/status", nil)
+		var s struct{ Sinks []sinkState }
+		_ = json.Unmarshal([]byte(body), &s)
+		return st, ready, s.Sinks
+	}
+	f.waitFor("the failed write in /v1/status", func() bool { _, _, s := status(); return len(s) == 1 && s[0].LastError != "" })
+	st, ready, sinks := status()
+	if st != 503 || !strings.Contains(ready, "sink "+path+" (never written)") || sinks[0].Path != path || !sinks[0].LastWrite.IsZero() {
+		t.Fatalf("readyz %d %s; sinks %+v", st, ready, sinks)
+	}
+	cfg, _, err := daemon.Load(f.path, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	if n, err := daemon.Check(context.Background(), cfg, &out); err != nil || n != 1 || !strings.Contains(out.String(), "sinks[0] "+path) {
+		t.Fatalf("check: %d %v\n%s", n, err, out.String())
+	}
+	if err := os.Mkdir(filepath.Dir(path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	clk.Add(sink.RetryBase)
+	f.waitFor("the sink file", func() bool { b, _ := os.ReadFile(path); return len(b) > 0 })
+	f.waitFor("readiness", func() bool { st, _, _ := status(); return st == 200 })
 }

@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/taskcluster/tc-credd/internal/refresher"
+	"github.com/taskcluster/tc-credd/internal/sink"
 )
 
 // OpsOptions configure the ops listener.
@@ -17,6 +18,9 @@ type OpsOptions struct {
 	Logger  *zap.Logger
 	Guard   GuardOptions
 	Client  func() Client // optional: shown in /v1/status
+	// Sinks, optional, are in /v1/status; one never written keeps
+	// /readyz at 503.
+	Sinks func() []sink.State
 }
 
 // NewOps returns the ops listener's handler: /healthz, /readyz, /metrics
@@ -28,7 +32,15 @@ func NewOps(o OpsOptions) http.Handler {
 		writeText(w, "ok\n")
 	}).Methods(get...).Name("healthz")
 	r.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
-		if o.View.Ready() {
+		var unwritten []string
+		if o.Sinks != nil {
+			for _, s := range o.Sinks() {
+				if s.LastWrite.IsZero() {
+					unwritten = append(unwritten, "sink "+s.Path+" (never written)")
+				}
+			}
+		}
+		if o.View.Ready() && len(unwritten) == 0 {
 			writeText(w, "ready\n")
 			return
 		}
@@ -38,12 +50,16 @@ func NewOps(o OpsOptions) http.Handler {
 				waiting = append(waiting, s.Key+" ("+string(s.Status)+")")
 			}
 		}
+		waiting = append(waiting, unwritten...)
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "notReady": waiting})
 	}).Methods(get...).Name("readyz")
 	r.HandleFunc("/v1/status", func(w http.ResponseWriter, r *http.Request) {
 		status := map[string]any{"ready": o.View.Ready(), "sources": o.View.States()}
 		if o.Client != nil {
 			status["client"] = o.Client()
+		}
+		if o.Sinks != nil {
+			status["sinks"] = o.Sinks()
 		}
 		writeJSON(w, http.StatusOK, status)
 	}).Methods(get...).Name("status")
