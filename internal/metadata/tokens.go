@@ -124,6 +124,7 @@ const RotationGrace = time.Minute
 // changes.
 type LocalToken struct {
 	path string
+	mode fs.FileMode // of a file it creates
 	clk  clock.Clock
 	log  *zap.Logger
 
@@ -149,12 +150,10 @@ func LoadLocalTokenMode(path string, mode fs.FileMode, clk clock.Clock, log *zap
 	if log == nil {
 		log = zap.NewNop()
 	}
-	t := &LocalToken{path: path, clk: clk, log: log}
+	t := &LocalToken{path: path, mode: mode, clk: clk, log: log}
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-		// No trailing newline: the SDKs put the file's bytes in a header.
-		_, tok := newToken()
-		if err := atomicfile.Write(path, []byte(tok), mode); err != nil {
-			return nil, fmt.Errorf("creating local token file: %w", err)
+		if err := t.create(); err != nil {
+			return nil, err
 		}
 		log.Info("created local token file", zap.String("path", path))
 	}
@@ -162,6 +161,16 @@ func LoadLocalTokenMode(path string, mode fs.FileMode, clk clock.Clock, log *zap
 		return nil, err
 	}
 	return t, nil
+}
+
+// create writes a new random token to the file.
+func (t *LocalToken) create() error {
+	// No trailing newline: the SDKs put the file's bytes in a header.
+	_, tok := newToken()
+	if err := atomicfile.Write(t.path, []byte(tok), t.mode); err != nil {
+		return fmt.Errorf("creating local token file: %w", err)
+	}
+	return nil
 }
 
 // reload re-reads the file if its size or modification time changed.
@@ -201,15 +210,29 @@ func (t *LocalToken) reload() (bool, error) {
 	return true, nil
 }
 
-// Watch re-reads the file every interval until ctx ends.
+// Watch re-reads the file every interval until ctx ends. A deleted file
+// is created again with a new token: consumers read the file, and one
+// that is missing would lock them out. A file that stays unreadable is
+// logged once per distinct error.
 func (t *LocalToken) Watch(ctx context.Context, interval time.Duration) {
+	var logged string
 	for clock.Sleep(ctx, t.clk, interval) == nil {
 		changed, err := t.reload()
+		if errors.Is(err, fs.ErrNotExist) {
+			if err = t.create(); err == nil {
+				t.log.Warn("local token file was deleted; created it again with a new token", zap.String("path", t.path))
+				changed, err = t.reload()
+			}
+		}
 		switch {
-		case err != nil:
+		case err != nil && err.Error() != logged:
 			t.log.Error("local token file unreadable; keeping the current token", zap.Error(err))
 		case changed:
 			t.log.Info("local token rotated", zap.String("path", t.path), zap.Duration("previousValidFor", RotationGrace))
+		}
+		logged = ""
+		if err != nil {
+			logged = err.Error()
 		}
 	}
 }
