@@ -187,3 +187,42 @@ func TestSinkIntoMissingFolder(t *testing.T) {
 	f.waitFor("the sink file", func() bool { b, _ := os.ReadFile(path); return len(b) > 0 })
 	f.waitFor("readiness", func() bool { st, _, _ := status(); return st == 200 })
 }
+
+// TestReloadRetriesFailingSourcesAtOnce: a reload that fixes the token
+// brings a failing source back without waiting for its scheduled retry
+// (the daemon's clock does not move).
+func TestReloadRetriesFailingSourcesAtOnce(t *testing.T) {
+	var good string
+	f := startWith(t, "", startOpts{clock: clock.NewFake(time.Now()), prepare: func(f *fixture) {
+		good, f.env["token"] = f.env["token"], "not-the-token"
+	}})
+	if st, _ := f.sentry(); st != 503 {
+		t.Fatalf("sentry with a wrong token: %d", st)
+	}
+	f.env["token"] = good
+	f.write(f.config(""))
+	f.reload <- struct{}{}
+	f.waitLog("config reloaded", 1)
+	f.waitFor("the source to recover after the reload", func() bool { st, _ := f.sentry(); return st == 200 })
+}
+
+// TestMarginOnlyReloadKeepsTheCredential: with Taskcluster failing, a
+// reload that changes only a source's margin and name keeps serving its
+// credential.
+func TestMarginOnlyReloadKeepsTheCredential(t *testing.T) {
+	f := startWith(t, "", startOpts{clock: clock.NewFake(time.Now())})
+	_, before := f.sentry()
+	f.fake.InjectFault("", authtest.Fault500, -1)
+	text := strings.Replace(f.config(""), "  - name: app\n    project: p\n", "  - name: renamed\n    project: p\n    margin: 30h\n", 1)
+	f.write(text)
+	f.reload <- struct{}{}
+	f.waitLog("config reloaded", 1)
+	tok, _ := os.ReadFile(filepath.Join(f.dir, "token"))
+	st, after := get(t, "http://"+f.addrs.Listen+"/v1/credentials/sentry/renamed", map[string]string{"Authorization": string(tok)})
+	if st != 200 || after != before {
+		t.Fatalf("after a margin and name change during an outage: %d, same credential %v", st, after == before)
+	}
+	if n := f.fake.Calls("sentryDSN"); n != 1 {
+		t.Fatalf("sentryDSN saw %d requests, want only the first fetch", n)
+	}
+}
