@@ -160,7 +160,6 @@ func (r *Refresher) Set(sources []Source) error {
 	defer r.setMu.Unlock()
 	r.mu.Lock()
 	match := r.match(order, keys)
-	now := r.now()
 	next := make(map[string]*entry, len(order))
 	carried := map[string]*Credential{}
 	var started []*entry
@@ -172,7 +171,7 @@ func (r *Refresher) Set(sources []Source) error {
 			started = append(started, e)
 		case e.src != s:
 			carried[key] = r.held(e.src.Key())
-			e = r.carry(e, s, carried[key], now)
+			e = r.carry(e, s, carried[key])
 			started = append(started, e)
 		}
 		next[key] = e
@@ -238,7 +237,7 @@ func (r *Refresher) match(order []string, keys map[string]Source) map[string]*en
 // carry returns a new entry for s that continues old, whose credential c
 // s keeps; r.mu is held. A changed margin moves the next renewal, unless
 // the source is retrying after a failure.
-func (r *Refresher) carry(old *entry, s Source, c *Credential, now time.Time) *entry {
+func (r *Refresher) carry(old *entry, s Source, c *Credential) *entry {
 	e := newEntry(s)
 	old.mu.Lock()
 	e.renewal = old.renewal
