@@ -110,32 +110,36 @@ func (d *Daemon) watchFiles(c *config.Config) {
 	}
 }
 
-// watchCredentials follows the credential files until ctx ends: when one
-// changes, new fetches use what it now holds and failing sources retry at
-// once. Any change in a watched folder re-reads the files, and contents
-// decide: a rename through a symlink (as Kubernetes does with secrets)
-// names neither file.
-func (d *Daemon) watchCredentials(ctx context.Context) {
+// watchCredentials starts watching the credential files and returns the
+// loop that follows them until ctx ends: when one changes, new fetches use
+// what it now holds and failing sources retry at once. The watch is in
+// place when it returns, so no change made after start-up is missed. Any
+// change in a watched folder re-reads the files, and contents decide: a
+// rename through a symlink (as Kubernetes does with secrets) names neither
+// file.
+func (d *Daemon) watchCredentials() func(ctx context.Context) {
 	w, err := fsnotify.NewWatcher()
 	if err != nil {
 		d.log.Warn("cannot watch the credential files; replacing them takes effect at the next reload (SIGHUP)", zap.Error(err))
-		return
+		return func(context.Context) {}
 	}
-	defer w.Close()
 	d.own.mu.Lock()
 	d.own.watcher, d.own.dirs = w, map[string]bool{}
 	d.own.mu.Unlock()
 	d.mu.Lock()
 	d.watchFiles(d.cfg)
 	d.mu.Unlock()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case err := <-w.Errors:
-			d.log.Warn("watching the credential files", zap.Error(err))
-		case <-w.Events:
-			d.credentialFilesChanged()
+	return func(ctx context.Context) {
+		defer w.Close()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case err := <-w.Errors:
+				d.log.Warn("watching the credential files", zap.Error(err))
+			case <-w.Events:
+				d.credentialFilesChanged()
+			}
 		}
 	}
 }

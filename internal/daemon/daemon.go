@@ -184,7 +184,8 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	}
 	g.Go(func() error { d.notifyWhenStarted(gctx); return nil })
 	g.Go(func() error { d.reloadLoop(gctx); return nil })
-	g.Go(func() error { d.watchCredentials(gctx); return nil })
+	followCredentials := d.watchCredentials()
+	g.Go(func() error { followCredentials(gctx); return nil })
 	d.log.Info("tc-credd started", zap.String("listen", addrs.Listen), zap.String("opsListen", addrs.OpsListen),
 		zap.Int("sources", len(d.r.Sources())), zap.String("clientId", cfg.Credentials.ClientID))
 	if o.Started != nil {
