@@ -1,6 +1,7 @@
 package refresher
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -64,5 +65,14 @@ func TestUsableUntil(t *testing.T) {
 	c.Expires = t0.Add(time.Minute)
 	if got := usableUntil(c); !got.Equal(t0.Add(45 * time.Second)) {
 		t.Errorf("short credential usable until %s", got)
+	}
+}
+
+// TestSchedulesUseTheWallClock: the refresher's times carry no monotonic
+// reading, which would make comparisons ignore a suspend or a clock step.
+func TestSchedulesUseTheWallClock(t *testing.T) {
+	r := New(Options{})
+	if now := r.now(); strings.Contains(now.String(), "m=") {
+		t.Fatalf("refresher time %s carries a monotonic reading", now)
 	}
 }
