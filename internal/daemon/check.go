@@ -21,6 +21,8 @@ func Check(ctx context.Context, c *config.Config, out io.Writer) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	// Sinks first: what they find holds even when Taskcluster is unreachable.
+	sinkProblems := checkSinks(c, out)
 	expired := !client.Expires.IsZero() && !time.Now().Before(client.Expires)
 	cur, err := ac.CurrentScopes(ctx)
 	if err != nil {
@@ -60,7 +62,7 @@ func Check(ctx context.Context, c *config.Config, out io.Writer) (int, error) {
 	if problems > 0 {
 		fmt.Fprintf(out, "%d source(s) lack a scope: grant them to %s, or remove the sources\n", problems, c.Credentials.ClientID)
 	}
-	return problems + checkSinks(c, out), nil
+	return problems + sinkProblems, nil
 }
 
 // checkSinks reports each sink whose folder this user cannot write (run
