@@ -189,18 +189,36 @@ func signals() (context.Context, context.CancelFunc, <-chan struct{}) {
 }
 
 // runBounded runs f until it returns or, once ctx ends, StopGrace passes.
+// A second SIGTERM or SIGINT during that shutdown exits at once: the
+// operator has decided not to wait.
 func runBounded(ctx context.Context, log *zap.Logger, f func() error) int {
+	// Registered beside the context's own: every stop signal lands here
+	// too, the first included, so the second is the one to act on.
+	stops := make(chan os.Signal, 2)
+	signal.Notify(stops, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(stops)
 	done := make(chan error, 1)
 	go func() { done <- f() }()
 	var err error
 	select {
 	case err = <-done:
 	case <-ctx.Done():
-		select {
-		case err = <-done:
-		case <-time.After(StopGrace):
-			log.Error("shutdown took too long; exiting", zap.Duration("grace", StopGrace))
-			return ExitFailure
+		log.Info("stopping; a second SIGTERM or SIGINT exits at once", zap.Duration("grace", StopGrace))
+		timer := time.NewTimer(StopGrace)
+		defer timer.Stop()
+		for seen, waiting := 0, true; waiting; {
+			select {
+			case err = <-done:
+				waiting = false
+			case s := <-stops:
+				if seen++; seen >= 2 {
+					log.Error("second stop signal; exiting without finishing shutdown", zap.String("signal", s.String()))
+					return ExitFailure
+				}
+			case <-timer.C:
+				log.Error("shutdown took too long; exiting", zap.Duration("grace", StopGrace))
+				return ExitFailure
+			}
 		}
 	}
 	if err != nil && !errors.Is(err, context.Canceled) {
@@ -296,6 +314,7 @@ func (e env) check(args []string) int {
 	problems, err := 0, error(nil)
 	if offline {
 		err = daemon.CheckOffline(cfg, e.stdout)
+		problems = daemon.CheckSinkFolders(cfg, e.stdout)
 	} else {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()

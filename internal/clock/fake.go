@@ -7,12 +7,18 @@ import (
 )
 
 // Fake is a manual clock for tests. Time moves only through Add, Set and
-// AdvanceToNext, which fire due timers in deadline order. Waiters counts
-// the goroutines blocked on a Timer, so a test can wait for a loop to go
-// idle before moving time on.
+// AdvanceToNext, which fire due timers in deadline order, and StepWall.
+// Waiters counts the goroutines blocked on a Timer, so a test can wait for
+// a loop to go idle before moving time on.
+//
+// Like the real clock it has two times: the wall clock that Now reads,
+// and the monotonic clock that timers follow. They move together except
+// through StepWall, which moves the wall clock alone, as a clock step or a
+// suspended machine waking up does.
 type Fake struct {
 	mu      sync.Mutex
-	now     time.Time
+	now     time.Time     // the monotonic clock
+	wall    time.Duration // how far the wall clock is ahead of it
 	timers  []*fakeTimer
 	seq     int
 	changed chan struct{}
@@ -34,7 +40,16 @@ func NewFake(start time.Time) *Fake {
 func (c *Fake) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.now
+	return c.now.Add(c.wall)
+}
+
+// StepWall moves the wall clock by d and fires no timer: timers follow the
+// monotonic clock, which a clock step or a suspend leaves behind.
+func (c *Fake) StepWall(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.wall += d
+	c.notify()
 }
 
 // notify wakes goroutines in WaitChange; callers hold mu.
@@ -48,7 +63,7 @@ func (c *Fake) Timer(d time.Duration) (<-chan time.Time, func() bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if d <= 0 {
-		ch <- c.now
+		ch <- c.now.Add(c.wall)
 		return ch, func() bool { return false }
 	}
 	c.seq++
@@ -114,7 +129,7 @@ func (c *Fake) Changed() <-chan struct{} {
 	return c.changed
 }
 
-// Next returns the earliest pending deadline, if any.
+// Next returns the earliest pending deadline, on the wall clock, if any.
 func (c *Fake) Next() (time.Time, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -125,7 +140,7 @@ func (c *Fake) Next() (time.Time, bool) {
 			best, found = t.at, true
 		}
 	}
-	return best, found
+	return best.Add(c.wall), found
 }
 
 // Add moves time forward by d, firing every timer due on the way in
@@ -134,10 +149,12 @@ func (c *Fake) Add(d time.Duration) {
 	c.Set(c.Now().Add(d))
 }
 
-// Set moves time to t (never backwards), firing due timers in order.
-func (c *Fake) Set(target time.Time) {
+// Set moves time until the wall clock reads target (never backwards),
+// firing due timers in order.
+func (c *Fake) Set(wallTarget time.Time) {
 	for {
 		c.mu.Lock()
+		target := wallTarget.Add(-c.wall)
 		c.prune()
 		sort.Slice(c.timers, func(i, j int) bool {
 			if c.timers[i].at.Equal(c.timers[j].at) {
@@ -159,7 +176,7 @@ func (c *Fake) Set(target time.Time) {
 		if t.at.After(c.now) {
 			c.now = t.at
 		}
-		now := c.now
+		now := c.now.Add(c.wall)
 		c.notify()
 		c.mu.Unlock()
 		if t.ch != nil {

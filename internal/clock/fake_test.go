@@ -67,3 +67,26 @@ func TestSleepAndTimeoutOnFake(t *testing.T) {
 		t.Fatal("an abandoned sleep is still counted as a waiter")
 	}
 }
+
+func TestStepWallMovesNowButFiresNoTimer(t *testing.T) {
+	start := time.Unix(0, 0)
+	c := clock.NewFake(start)
+	ch, _ := c.Timer(30 * time.Minute)
+	c.StepWall(2 * time.Hour)
+	if got := c.Now(); !got.Equal(start.Add(2 * time.Hour)) {
+		t.Fatalf("Now after StepWall = %s", got)
+	}
+	select {
+	case <-ch:
+		t.Fatal("a wall step fired a monotonic timer")
+	default:
+	}
+	next, ok := c.Next()
+	if !ok || !next.Equal(start.Add(2*time.Hour+30*time.Minute)) {
+		t.Fatalf("Next = %s %v, want the timer's deadline on the wall clock", next, ok)
+	}
+	c.Add(30 * time.Minute)
+	if got := <-ch; !got.Equal(start.Add(2*time.Hour + 30*time.Minute)) {
+		t.Fatalf("timer fired at %s", got)
+	}
+}

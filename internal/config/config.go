@@ -59,6 +59,9 @@ type Credentials struct {
 	AccessToken     secret.String `yaml:"accessToken"`
 	AccessTokenFile string        `yaml:"accessTokenFile"`
 	Certificate     string        `yaml:"certificate"`
+	// CertificateFile holds the certificate's JSON text instead, for an
+	// external renewer to replace together with accessTokenFile.
+	CertificateFile string `yaml:"certificateFile"`
 	// AuthorizedScopes nil means no restriction; [] means no scopes.
 	AuthorizedScopes *[]string `yaml:"authorizedScopes"`
 }

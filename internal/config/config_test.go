@@ -117,6 +117,12 @@ func TestConfigErrors(t *testing.T) {
 		{"token twice", func(s string) string {
 			return strings.Replace(s, "  accessToken: super-secret-token-value\n", "  accessToken: x\n  accessTokenFile: /nonexistent\n", 1)
 		}, config.ErrConflict, "credentials.accessTokenFile"},
+		{"certificate twice", func(s string) string {
+			return strings.Replace(s, "  accessToken: super-secret-token-value\n", "  accessToken: super-secret-token-value\n  certificate: '{}'\n  certificateFile: /nonexistent\n", 1)
+		}, config.ErrConflict, "credentials.certificateFile"},
+		{"missing certificate file", func(s string) string {
+			return strings.Replace(s, "  accessToken: super-secret-token-value\n", "  accessToken: super-secret-token-value\n  certificateFile: /nonexistent\n", 1)
+		}, config.ErrInvalid, "credentials.certificateFile"},
 		{"dotted bucket", func(s string) string { return strings.Replace(s, "bucket: my-bucket", "bucket: my.bucket", 1) }, config.ErrInvalid, `aws[0].bucket (line 13)`},
 		{"prefix slash", func(s string) string { return strings.Replace(s, "prefix: builds/", "prefix: /builds/", 1) }, config.ErrInvalid, "aws[0].prefix (line 14): is invalid: must not start with /"},
 		{"level", func(s string) string { return strings.Replace(s, "level: read-write", "level: write", 1) }, config.ErrInvalid, "aws[0].level"},
@@ -241,6 +247,17 @@ func TestFilesReadableByOthersWarn(t *testing.T) {
 	}
 	if warnings, _ := c.Validate(); len(warnings) != 0 {
 		t.Errorf("private files still warned about: %v", warnings)
+	}
+	certPath := filepath.Join(dir, "cert.json")
+	if err := os.WriteFile(certPath, []byte(`{"version":1}`+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c.Credentials.CertificateFile = certPath
+	if _, err := c.Validate(); err != nil {
+		t.Errorf("certificateFile: %v", err)
+	}
+	if text, err := c.CertificateText(); err != nil || text != `{"version":1}` {
+		t.Errorf("certificate from file: %q %v", text, err)
 	}
 	if _, err := config.Load(filepath.Join(dir, "missing.yml")); err == nil {
 		t.Error("missing file accepted")

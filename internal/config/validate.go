@@ -81,7 +81,7 @@ func (c *Config) ApplyEnv(getenv func(string) string) {
 		if cr.AccessToken.IsZero() && cr.AccessTokenFile == "" {
 			cr.AccessToken = secret.New(getenv("TASKCLUSTER_ACCESS_TOKEN"))
 		}
-		if cr.Certificate == "" {
+		if cr.Certificate == "" && cr.CertificateFile == "" {
 			cr.Certificate = getenv("TASKCLUSTER_CERTIFICATE")
 		}
 	}
@@ -212,7 +212,16 @@ func (c *Config) Validate() (warnings []string, err error) {
 	case cr.AccessTokenFile != "":
 		v.checkPrivate("credentials.accessTokenFile", cr.AccessTokenFile)
 	}
-	if cr.Certificate != "" && !strings.HasPrefix(strings.TrimSpace(cr.Certificate), "{") {
+	switch {
+	case cr.Certificate != "" && cr.CertificateFile != "":
+		v.fail("credentials.certificateFile", ErrConflict, "set certificate or certificateFile, not both")
+	case cr.CertificateFile != "":
+		if text, err := c.CertificateText(); err != nil {
+			v.fail("credentials.certificateFile", ErrInvalid, "%v", err)
+		} else if !strings.HasPrefix(strings.TrimSpace(text), "{") {
+			v.fail("credentials.certificateFile", ErrInvalid, "must hold the JSON text of a certificate object")
+		}
+	case cr.Certificate != "" && !strings.HasPrefix(strings.TrimSpace(cr.Certificate), "{"):
 		v.fail("credentials.certificate", ErrInvalid, "must be the JSON text of a certificate object")
 	}
 	if cr.AuthorizedScopes != nil {
@@ -440,4 +449,17 @@ func (c *Config) Line(field string) int {
 		}
 		field = field[:cut]
 	}
+}
+
+// CertificateText returns the certificate's JSON text, reading
+// certificateFile if set; "" means permanent credentials.
+func (c *Config) CertificateText() (string, error) {
+	if c.Credentials.CertificateFile == "" {
+		return c.Credentials.Certificate, nil
+	}
+	b, err := os.ReadFile(c.Credentials.CertificateFile)
+	if err != nil {
+		return "", fmt.Errorf("credentials.certificateFile: %w", err)
+	}
+	return strings.TrimSpace(string(b)), nil
 }

@@ -7,6 +7,7 @@ package daemon
 import (
 	"fmt"
 	"os"
+	"reflect"
 	"text/template"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/taskcluster/tc-credd/internal/identity"
 	"github.com/taskcluster/tc-credd/internal/metadata"
 	"github.com/taskcluster/tc-credd/internal/refresher"
+	"github.com/taskcluster/tc-credd/internal/secret"
 	"github.com/taskcluster/tc-credd/internal/sink"
 	"github.com/taskcluster/tc-credd/internal/status"
 )
@@ -44,23 +46,60 @@ func Complete(c *config.Config, getenv func(string) string) (*config.Config, []s
 	return c, warnings, nil
 }
 
-// NewAuthClient builds the Auth client from the config's credentials,
-// and describes them for the status page and metrics: the client id and,
-// for temporary credentials, when their certificate expires.
-func NewAuthClient(c *config.Config) (*authclient.Client, status.Client, error) {
+// Credentials are tc-credd's own Taskcluster credentials as read from the
+// config and the files it names: contents, not paths, so that comparing
+// two says whether anything changed.
+type Credentials struct {
+	RootURL          string
+	ClientID         string
+	AccessToken      secret.String
+	Certificate      string // JSON text; "" for permanent credentials
+	AuthorizedScopes *[]string
+}
+
+// ReadCredentials reads the config's credentials, and the files it names.
+func ReadCredentials(c *config.Config) (Credentials, error) {
 	tok, err := c.AccessToken()
+	if err != nil {
+		return Credentials{}, err
+	}
+	cert, err := c.CertificateText()
+	if err != nil {
+		return Credentials{}, err
+	}
+	return Credentials{RootURL: c.RootURL, ClientID: c.Credentials.ClientID, AccessToken: tok, Certificate: cert,
+		AuthorizedScopes: c.Credentials.AuthorizedScopes}, nil
+}
+
+// Equal reports whether a and b sign requests alike.
+func (a Credentials) Equal(b Credentials) bool {
+	return a.RootURL == b.RootURL && a.ClientID == b.ClientID && a.AccessToken.Equal(b.AccessToken) &&
+		a.Certificate == b.Certificate && reflect.DeepEqual(a.AuthorizedScopes, b.AuthorizedScopes)
+}
+
+// NewAuthClient builds the Auth client from the config's credentials,
+// with the client's own retries, and describes them for the status page
+// and metrics: the client id and, for temporary credentials, when their
+// certificate expires.
+func NewAuthClient(c *config.Config) (*authclient.Client, status.Client, error) {
+	cr, err := ReadCredentials(c)
 	if err != nil {
 		return nil, status.Client{}, err
 	}
-	cert, err := hawk.ParseCertificate(c.Credentials.Certificate)
+	return cr.client(0)
+}
+
+// client builds an Auth client; retries as in authclient.Options.
+func (cr Credentials) client(retries int) (*authclient.Client, status.Client, error) {
+	cert, err := hawk.ParseCertificate(cr.Certificate)
 	if err != nil {
 		return nil, status.Client{}, fmt.Errorf("credentials.certificate: %w", err)
 	}
-	creds := &hawk.Credentials{ClientID: c.Credentials.ClientID, AccessToken: tok, Certificate: cert}
-	if c.Credentials.AuthorizedScopes != nil {
-		creds.AuthorizedScopes = append([]string{}, *c.Credentials.AuthorizedScopes...)
+	creds := &hawk.Credentials{ClientID: cr.ClientID, AccessToken: cr.AccessToken, Certificate: cert}
+	if cr.AuthorizedScopes != nil {
+		creds.AuthorizedScopes = append([]string{}, *cr.AuthorizedScopes...)
 	}
-	ac, err := authclient.New(authclient.Options{RootURL: c.RootURL, Credentials: creds})
+	ac, err := authclient.New(authclient.Options{RootURL: cr.RootURL, Credentials: creds, Retries: retries})
 	if err != nil {
 		return nil, status.Client{}, err
 	}

@@ -34,6 +34,8 @@ func Check(ctx context.Context, c *config.Config, out io.Writer) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	// Sinks first: what they find holds even when Taskcluster is unreachable.
+	sinkProblems := CheckSinkFolders(c, out)
 	expired := !client.Expires.IsZero() && !time.Now().Before(client.Expires)
 	cur, err := ac.CurrentScopes(ctx)
 	if err != nil {
@@ -65,7 +67,7 @@ func Check(ctx context.Context, c *config.Config, out io.Writer) (int, error) {
 	if problems > 0 {
 		fmt.Fprintf(out, "%d source(s) lack a scope: grant them to %s, or remove the sources\n", problems, c.Credentials.ClientID)
 	}
-	return problems, sinkErr
+	return problems + sinkProblems, sinkErr
 }
 
 // CheckOffline checks what needs no Taskcluster: the credentials can be
@@ -163,4 +165,17 @@ func templateHint(err error, s refresher.Source, now time.Time) string {
 	}
 	slices.Sort(top)
 	return fmt.Sprintf("; a %s template has %s", s.Kind, strings.Join(top, ", "))
+}
+
+// CheckSinkFolders reports each sink whose folder this user cannot write
+// (run check as the daemon's user), and returns how many.
+func CheckSinkFolders(c *config.Config, out io.Writer) int {
+	problems := 0
+	for i, s := range c.Sinks {
+		if err := sink.CheckFolder(s.Path); err != nil {
+			fmt.Fprintf(out, "PROBLEM  sinks[%d] %s: %v\n", i, s.Path, err)
+			problems++
+		}
+	}
+	return problems
 }

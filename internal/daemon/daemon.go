@@ -104,6 +104,7 @@ type Daemon struct {
 	client     atomic.Pointer[status.Client] // the Taskcluster credentials in use
 	started    time.Time
 	lastReload atomic.Pointer[status.Reload]
+	own        own
 
 	mu        sync.Mutex
 	main      *listener
@@ -128,12 +129,13 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 		o.ShutdownGrace = ShutdownGrace
 	}
 	d := &Daemon{o: o, log: o.Logger, clk: o.Clock, cfg: cfg, fetcher: &swapFetcher{}, perSource: map[string]*listener{}, started: o.Clock.Now()}
-	ac, cl, err := NewAuthClient(cfg)
+	cr, err := ReadCredentials(cfg)
 	if err != nil {
 		return err
 	}
-	d.fetcher.set(refresher.AuthFetcher{Client: ac})
-	d.useClient(cl)
+	if _, err := d.useCredentials(cr); err != nil {
+		return err
+	}
 	d.r = refresher.New(refresher.Options{Fetcher: d.fetcher, Clock: d.clk, Logger: d.log.Named("refresher")})
 	if err := d.r.Set(Sources(cfg)); err != nil {
 		return err
@@ -161,7 +163,8 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	}
 	// Sink writes are audited once the runner takes an audit.SinkAuditor:
 	// d.audit is the one to give it.
-	d.sinks = sink.NewRunner(d.r, d.log.Named("sink"))
+	d.sinks = sink.NewRunner(d.r, d.log.Named("sink"), d.clk)
+	d.metrics.Registry.MustRegister(d.sinks)
 
 	// Bind everything before serving anything, so a taken port fails the
 	// start instead of leaving half a daemon.
@@ -224,12 +227,14 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	addrs := Addrs{Listen: d.main.addr, TokenFile: cfg.LocalTokenFile, UnixSocket: cfg.UnixSocket}
 	if opsLn != nil {
 		addrs.OpsListen = opsLn.Addr().String()
-		ops := metadata.NewOps(metadata.OpsOptions{View: d.r, Metrics: d.metrics, Logger: d.log.Named("ops"), Clock: d.clk, Daemon: d.status, Receivers: d.audit.Recent,
+		ops := metadata.NewOps(metadata.OpsOptions{View: d.r, Metrics: d.metrics, Logger: d.log.Named("ops"), Clock: d.clk, Daemon: d.status, Receivers: d.audit.Recent, Sinks: d.sinks.States,
 			Guard: metadata.GuardOptions{Port: metadata.PortOf(opsLn), Hosts: cfg.AllowedHosts, AllowRemote: cfg.AllowNonLoopback}})
 		g.Go(func() error { return metadata.Serve(gctx, metadata.NewServer(ops), opsLn, o.ShutdownGrace) })
 	}
 	g.Go(func() error { d.notifyWhenStarted(gctx); return nil })
 	g.Go(func() error { d.reloadLoop(gctx); return nil })
+	followCredentials := d.watchCredentials()
+	g.Go(func() error { followCredentials(gctx); return nil })
 	d.log.Info("tc-credd started", zap.String(logging.KeyListen, addrs.Listen), zap.String("opsListen", addrs.OpsListen),
 		zap.Int("sources", len(d.r.Sources())), zap.String(logging.KeyClientID, cfg.Credentials.ClientID))
 	if o.Started != nil {

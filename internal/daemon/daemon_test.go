@@ -20,6 +20,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/taskcluster/tc-credd/internal/authtest"
+	"github.com/taskcluster/tc-credd/internal/clock"
 	"github.com/taskcluster/tc-credd/internal/daemon"
 	"github.com/taskcluster/tc-credd/internal/hawk"
 	"github.com/taskcluster/tc-credd/internal/secret"
@@ -41,6 +42,19 @@ type fixture struct {
 	done    chan error
 	cancel  context.CancelFunc
 	authURL string
+	// tokenFile and certFile, when set, are where the config reads the
+	// access token and the certificate.
+	tokenFile, certFile string
+}
+
+// startOpts vary start.
+type startOpts struct {
+	clock clock.Clock // the daemon's; default the real one
+	// prepare runs before the daemon starts: it may set faults or write
+	// the token file.
+	prepare func(f *fixture)
+	// extra, after prepare, adds to the config.
+	extra func(f *fixture) string
 }
 
 func (f *fixture) write(text string) {
@@ -51,19 +65,31 @@ func (f *fixture) write(text string) {
 }
 
 func (f *fixture) config(extra string) string {
+	creds := "accessToken: " + f.env["token"]
+	if f.tokenFile != "" {
+		creds = "accessTokenFile: " + f.tokenFile
+	}
+	if f.certFile != "" {
+		creds += "\n  certificateFile: " + f.certFile
+	}
 	return fmt.Sprintf(`rootUrl: %s
 credentials:
   clientId: d
-  accessToken: %s
+  %s
 listen: 127.0.0.1:0
 localTokenFile: %s
 sentry:
   - name: app
     project: p
-`, f.authURL, f.env["token"], filepath.Join(f.dir, "token")) + extra
+`, f.authURL, creds, filepath.Join(f.dir, "token")) + extra
 }
 
 func start(t *testing.T, extra string) *fixture {
+	t.Helper()
+	return startWith(t, extra, startOpts{})
+}
+
+func startWith(t *testing.T, extra string, o startOpts) *fixture {
 	t.Helper()
 	fake := authtest.New(authtest.Options{})
 	srv := httptest.NewServer(fake)
@@ -81,6 +107,12 @@ func start(t *testing.T, extra string) *fixture {
 	}
 	t.Cleanup(func() { conn.Close() })
 	t.Setenv("NOTIFY_SOCKET", sock)
+	if o.prepare != nil {
+		o.prepare(f)
+	}
+	if o.extra != nil {
+		extra += o.extra(f)
+	}
 	f.write(f.config(extra))
 	cfg, _, err := daemon.Load(f.path, func(k string) string { return "" })
 	if err != nil {
@@ -90,7 +122,7 @@ func start(t *testing.T, extra string) *fixture {
 	f.cancel = cancel
 	started := make(chan daemon.Addrs, 1)
 	go func() {
-		f.done <- daemon.Run(ctx, cfg, daemon.Options{Path: f.path, Version: "v9.8.7", Logger: zap.New(core, zap.Hooks(f.onLog)), Reload: f.reload, ShutdownGrace: testGrace,
+		f.done <- daemon.Run(ctx, cfg, daemon.Options{Path: f.path, Version: "v9.8.7", Logger: zap.New(core, zap.Hooks(f.onLog)), Reload: f.reload, ShutdownGrace: testGrace, Clock: o.clock,
 			Getenv:  func(k string) string { return "" },
 			Started: func(a daemon.Addrs) { started <- a }})
 	}()

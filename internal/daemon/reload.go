@@ -5,14 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"reflect"
 	"strings"
 
 	sddaemon "github.com/coreos/go-systemd/v22/daemon"
 	"go.uber.org/zap"
-
-	"github.com/taskcluster/tc-credd/internal/config"
-	"github.com/taskcluster/tc-credd/internal/refresher"
 )
 
 func (d *Daemon) reloadLoop(ctx context.Context) {
@@ -95,22 +91,28 @@ func (d *Daemon) reload(ctx context.Context) error {
 		}
 		added[name] = l
 	}
-	if credsChanged(prev, next) {
-		ac, cl, err := NewAuthClient(next)
-		if err != nil {
-			for _, a := range added {
-				a.ln.Close()
-			}
-			return err
+	// Contents, not paths: a reload after a credential file was rewritten
+	// picks up the new token.
+	cr, err := ReadCredentials(next)
+	if err == nil {
+		var changed bool
+		if changed, err = d.useCredentials(cr); changed {
+			d.log.Info(msgCredsChanged, zap.String("why", "reload"))
 		}
-		d.fetcher.set(refresher.AuthFetcher{Client: ac})
-		d.log.Info("Taskcluster credentials or rootUrl changed; new fetches use them")
-		d.useClient(cl)
+	}
+	if err != nil {
+		for _, a := range added {
+			a.ln.Close()
+		}
+		return err
 	}
 	if err := d.r.Set(Sources(next)); err != nil {
 		return err
 	}
+	// Whatever made a source fail may be what this reload fixed.
+	d.r.RetryFailing()
 	d.cfg = next
+	d.watchFiles(next)
 	for name, l := range d.perSource {
 		if addr, ok := want[name]; !ok || !sameAddr(l.addr, addr) {
 			l.cancel()
@@ -131,12 +133,6 @@ func (d *Daemon) reload(ctx context.Context) error {
 	}
 	d.sinks.Set(sinks)
 	return nil
-}
-
-func credsChanged(a, b *config.Config) bool {
-	return a.RootURL != b.RootURL || a.Credentials.ClientID != b.Credentials.ClientID ||
-		!a.Credentials.AccessToken.Equal(b.Credentials.AccessToken) || a.Credentials.AccessTokenFile != b.Credentials.AccessTokenFile ||
-		a.Credentials.Certificate != b.Credentials.Certificate || !reflect.DeepEqual(a.Credentials.AuthorizedScopes, b.Credentials.AuthorizedScopes)
 }
 
 // sameAddr compares a bound address with a configured one; a configured

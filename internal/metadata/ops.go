@@ -24,6 +24,9 @@ type OpsOptions struct {
 	// Receivers returns, per source key, the callers that received it
 	// recently; optional.
 	Receivers func() map[string][]status.Receiver
+	// Sinks, optional, are in /v1/status; one never written keeps
+	// /readyz at 503.
+	Sinks func() []status.Sink
 }
 
 // NewOps returns the ops listener's handler: /healthz, /readyz, /metrics
@@ -42,7 +45,15 @@ func NewOps(o OpsOptions) http.Handler {
 		writeText(w, "ok\n")
 	}).Methods(get...).Name("healthz")
 	r.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) {
-		if o.View.Ready() {
+		var unwritten []string
+		if o.Sinks != nil {
+			for _, s := range o.Sinks() {
+				if s.LastWrite.IsZero() {
+					unwritten = append(unwritten, "sink "+s.Path+" (never written)")
+				}
+			}
+		}
+		if o.View.Ready() && len(unwritten) == 0 {
 			writeText(w, "ready\n")
 			return
 		}
@@ -52,6 +63,7 @@ func NewOps(o OpsOptions) http.Handler {
 				waiting = append(waiting, s.Key+" ("+string(s.Status)+")")
 			}
 		}
+		waiting = append(waiting, unwritten...)
 		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"ready": false, "notReady": waiting})
 	}).Methods(get...).Name("readyz")
 	r.HandleFunc("/v1/status", func(w http.ResponseWriter, r *http.Request) {
@@ -65,6 +77,9 @@ func NewOps(o OpsOptions) http.Handler {
 		}
 		if o.Receivers != nil {
 			st["receivers"] = o.Receivers()
+		}
+		if o.Sinks != nil {
+			st["sinks"] = o.Sinks()
 		}
 		writeJSON(w, http.StatusOK, st)
 	}).Methods(get...).Name("status")

@@ -2,6 +2,7 @@ package metadata_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/taskcluster/tc-credd/internal/authtest"
 	"github.com/taskcluster/tc-credd/internal/metadata"
 	"github.com/taskcluster/tc-credd/internal/metrics"
 	"github.com/taskcluster/tc-credd/internal/status"
@@ -86,7 +88,8 @@ func TestOpsListener(t *testing.T) {
 		`tc_credd_requests_total{code="404",route="not_found"} 1`,
 		`tc_credd_renewals_total{outcome="success",source="aws/artifacts"} 1`,
 		`tc_credd_source_status{source="sentry/app",status="ok"} 1`,
-		`tc_credd_credential_expiry_seconds{source="aws/artifacts"} 3`,
+		`tc_credd_upstream_requests_total{code="200",source="aws/artifacts"} 1`,
+		fmt.Sprintf(`tc_credd_credential_expiry_timestamp_seconds{source="aws/artifacts"} %g`, float64(e.current("aws/"+role).Expires.UnixMilli())/1000),
 	} {
 		if st != 200 || !strings.Contains(scraped, want) {
 			t.Errorf("metrics lack %q", want)
@@ -118,6 +121,21 @@ func TestOpsListener(t *testing.T) {
 	}
 	if n := e.logs.FilterMessage("request").Len(); n != 3 {
 		t.Errorf("%d access-log lines for 3 requests", n)
+	}
+}
+
+// TestExpiryMetricOnlyWhileServed: once the held credentials can no longer
+// be served, their expiry leaves the metrics.
+func TestExpiryMetricOnlyWhileServed(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	ops := metadata.NewOps(metadata.OpsOptions{View: e.r, Metrics: e.metrics})
+	if _, m := opsGet(t, ops, "/metrics"); !strings.Contains(m, "tc_credd_credential_expiry_timestamp_seconds{") {
+		t.Fatal("no expiry while credentials are served")
+	}
+	e.fake.InjectFault("", authtest.Fault500, -1)
+	e.clk.Add(100 * time.Hour) // past every credential's lifetime
+	if _, m := opsGet(t, ops, "/metrics"); strings.Contains(m, "tc_credd_credential_expiry_timestamp_seconds{") || !strings.Contains(m, `status="expired"} 1`) {
+		t.Fatalf("expired sources still report an expiry:\n%s", m)
 	}
 }
 

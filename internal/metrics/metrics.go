@@ -97,7 +97,7 @@ func New(o Options) *Metrics {
 	reg.MustRegister(m.requests, m.latency, m.reloads, buildInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if o.States != nil {
-		reg.MustRegister(&sourceCollector{states: o.States, clk: o.Clock})
+		reg.MustRegister(&sourceCollector{states: o.States})
 	}
 	if o.Client != nil {
 		reg.MustRegister(&clientCollector{client: o.Client, clk: o.Clock})
@@ -139,8 +139,10 @@ func (m *Metrics) Handler() http.Handler {
 var (
 	descRenewals = prometheus.NewDesc("tc_credd_renewals_total",
 		"Upstream fetches per source, by outcome.", []string{"source", "outcome"}, nil)
-	descExpiry = prometheus.NewDesc("tc_credd_credential_expiry_seconds",
-		"Seconds until the held credential expires (negative when expired).", []string{"source"}, nil)
+	descExpiry = prometheus.NewDesc("tc_credd_credential_expiry_timestamp_seconds",
+		"When the credential being served expires, in Unix seconds; absent while none is served.", []string{"source"}, nil)
+	descUpstream = prometheus.NewDesc("tc_credd_upstream_requests_total",
+		"HTTP requests sent to Taskcluster per source, by status code (network or timeout when there was no reply).", []string{"source", "code"}, nil)
 	descStatus = prometheus.NewDesc("tc_credd_source_status",
 		"1 for the source's current status.", []string{"source", "status"}, nil)
 	descFailures = prometheus.NewDesc("tc_credd_consecutive_failures",
@@ -152,23 +154,24 @@ var (
 
 type sourceCollector struct {
 	states func() []refresher.State
-	clk    clock.Clock
 }
 
 func (c *sourceCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRenewals, descExpiry, descStatus, descFailures} {
+	for _, d := range []*prometheus.Desc{descRenewals, descExpiry, descStatus, descFailures, descUpstream} {
 		ch <- d
 	}
 }
 
 func (c *sourceCollector) Collect(ch chan<- prometheus.Metric) {
-	now := c.clk.Now()
 	for _, s := range c.states() {
 		ch <- prometheus.MustNewConstMetric(descRenewals, prometheus.CounterValue, float64(s.Renewals), s.Key, "success")
 		ch <- prometheus.MustNewConstMetric(descRenewals, prometheus.CounterValue, float64(s.Failures), s.Key, "failure")
 		ch <- prometheus.MustNewConstMetric(descFailures, prometheus.GaugeValue, float64(s.ConsecutiveFailures), s.Key)
-		if !s.Expires.IsZero() {
-			ch <- prometheus.MustNewConstMetric(descExpiry, prometheus.GaugeValue, s.Expires.Sub(now).Seconds(), s.Key)
+		if s.Status == refresher.StatusOK || s.Status == refresher.StatusDegraded {
+			ch <- prometheus.MustNewConstMetric(descExpiry, prometheus.GaugeValue, float64(s.Expires.UnixMilli())/1000, s.Key)
+		}
+		for code, n := range s.UpstreamRequests {
+			ch <- prometheus.MustNewConstMetric(descUpstream, prometheus.CounterValue, float64(n), s.Key, code)
 		}
 		for _, st := range []refresher.Status{refresher.StatusPending, refresher.StatusOK, refresher.StatusDegraded, refresher.StatusExpired} {
 			v := 0.0

@@ -30,8 +30,8 @@ func (r *Refresher) Subscribe() *Subscription {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, k := range r.order {
-		if v, ok := r.store.Get(k); ok {
-			s.push(k, v.(*Credential))
+		if c := r.held(k); c != nil {
+			s.push(k, c)
 		}
 	}
 	r.subs[s] = struct{}{}
@@ -80,11 +80,9 @@ func (s *Subscription) Next(ctx context.Context) ([]Event, error) {
 	}
 }
 
-// publish tells subscribers and readiness waiters; r.mu is held.
+// publish tells subscribers; r.mu is held.
 func (r *Refresher) publish(key string, c *Credential) {
 	for s := range r.subs {
 		s.push(key, c)
 	}
-	close(r.changed)
-	r.changed = make(chan struct{})
 }

@@ -3,9 +3,9 @@ package refresher_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net/http/httptest"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -46,6 +46,7 @@ type hopt struct {
 	lifetimes authtest.Lifetimes
 	scopes    []string
 	wrap      func(refresher.Fetcher) refresher.Fetcher
+	before    func(*authtest.Server) // runs before the refresher starts
 }
 
 func newHarness(t *testing.T, o hopt, sources ...refresher.Source) *harness {
@@ -58,6 +59,9 @@ func newHarness(t *testing.T, o hopt, sources ...refresher.Source) *harness {
 		o.scopes = []string{"auth:aws-s3:*", "auth:sentry:*", "auth:gcp:*", "auth:websocktunnel-token:*", "auth:azure-container:*"}
 	}
 	tok := fake.AddClient("credd", o.scopes...)
+	if o.before != nil {
+		o.before(fake)
+	}
 	ac, err := authclient.New(authclient.Options{
 		RootURL:     srv.URL,
 		Credentials: &hawk.Credentials{ClientID: "credd", AccessToken: tok},
@@ -136,17 +140,37 @@ func (tr *tracker) live() int {
 	return n
 }
 
-// settle waits, without sleeping, until every source loop is idle: each is
-// blocked on the clock or in a fetch that the fake service is holding
-// (FaultHang), and no cancelled request is still winding down.
+// settle waits until every source loop is idle: each is blocked on the
+// clock or in a fetch that the fake service is holding (FaultHang), no
+// cancelled request is still winding down, and the refresher's wall-clock
+// check sleeps too.
 func (h *harness) settle() {
-	n := len(h.r.Sources())
-	for {
+	h.t.Helper()
+	n := len(h.r.Sources()) + 1
+	h.waitClock(fmt.Sprintf("%d source loops and the wall-clock check to sleep", n-1), func() bool {
 		live := h.tracker.live()
-		if h.clk.Waiters()+live == n && h.fake.Hanging() == live {
+		return h.clk.Waiters()+live == n && h.fake.Hanging() == live
+	})
+}
+
+// waitClock waits until cond holds, looking again whenever the fake clock
+// gains or loses a waiter; it fails the test after 10 s, naming what it
+// waited for. A fetch finishing changes nothing the clock sees, so it
+// also looks again every millisecond.
+func (h *harness) waitClock(what string, cond func() bool) {
+	h.t.Helper()
+	deadline := time.After(10 * time.Second)
+	for {
+		changed := h.clk.Changed()
+		if cond() {
 			return
 		}
-		runtime.Gosched()
+		select {
+		case <-changed:
+		case <-time.After(time.Millisecond):
+		case <-deadline:
+			h.t.Fatalf("timed out waiting for %s (clock waiters %d, live fetches %d, hanging %d)", what, h.clk.Waiters(), h.tracker.live(), h.fake.Hanging())
+		}
 	}
 }
 
@@ -205,9 +229,9 @@ func TestThousandConcurrentFirstRequestsMakeOneCall(t *testing.T) {
 			}
 		}(i)
 	}
-	for h.clk.Waiters() < n {
-		runtime.Gosched() // every caller is now waiting on its bounded wait
-	}
+	// Every caller is then waiting on its bounded wait, beside the
+	// refresher's wall-clock check.
+	h.waitClock("every caller to wait", func() bool { return h.clk.Waiters() == n+1 })
 	close(gate)
 	wg.Wait()
 	for i := range keys {
@@ -237,9 +261,7 @@ func TestFirstRequestWaitIsBounded(t *testing.T) {
 		_, err := h.r.Get(context.Background(), awsSrc.Key())
 		done <- err
 	}()
-	for h.clk.Waiters() < 1 {
-		runtime.Gosched()
-	}
+	h.waitClock("the caller to wait", func() bool { return h.clk.Waiters() == 2 })
 	h.clk.Add(300 * time.Millisecond)
 	if err := <-done; !errors.Is(err, refresher.ErrNotReady) {
 		t.Fatalf("err = %v, want ErrNotReady", err)
@@ -362,13 +384,15 @@ func TestMissingScopeIsNamedAndRetriedSlowly(t *testing.T) {
 	h.advanceTo(t0.Add(time.Hour), nil)
 	st := h.state(awsSrc.Key())
 	want := "auth:aws-s3:read-write:my-bucket/builds/"
-	if st.Status != refresher.StatusExpired || len(st.MissingScopes) != 1 || st.MissingScopes[0] != want || !strings.Contains(st.LastError, want) {
+	// Never fetched: pending, not expired.
+	if st.Status != refresher.StatusPending || len(st.MissingScopes) != 1 || st.MissingScopes[0] != want || !strings.Contains(st.LastError, want) {
 		t.Fatalf("state = %+v", st)
 	}
 	calls := h.fake.Calls("awsS3Credentials")
-	// One call, then one per SlowRetry (5 min) −10 % at most: 1 + 60/4.5.
-	if calls < 2 || calls > 14 {
-		t.Fatalf("calls in 1 h = %d, want 2..14", calls)
+	// Nothing to serve, so a refusal is retried every 24 to 30 s rather
+	// than slowly: 1 + 3600/30 = 121 to 1 + 3600/24 = 151 calls.
+	if calls < 121 || calls > 151 {
+		t.Fatalf("calls in 1 h = %d, want 121..151", calls)
 	}
 	if got := h.countLogs("fetch refused by Taskcluster; retrying slowly"); got != 1 {
 		t.Fatalf("refusal logged %d times, want once", got)
@@ -382,7 +406,7 @@ func TestMissingScopeIsNamedAndRetriedSlowly(t *testing.T) {
 	}
 	// Granting the scope restores service without a restart.
 	h.fake.SetClientScopes("credd", "auth:sentry:*", "auth:aws-s3:*")
-	h.advanceTo(h.clk.Now().Add(refresher.SlowRetry*11/10), nil)
+	h.advanceTo(h.clk.Now().Add(refresher.RecoveryRetry), nil)
 	if st := h.state(awsSrc.Key()); st.Status != refresher.StatusOK {
 		t.Fatalf("after grant: %+v", st)
 	}
@@ -470,7 +494,7 @@ func TestSubscribersSeeEveryChange(t *testing.T) {
 	if len(evs) != 1 || evs[0].Credential != nil {
 		t.Fatalf("removal events = %+v", evs)
 	}
-	if err := h.r.WaitReady(ctx); err != nil {
-		t.Fatal(err) // no sources: trivially ready
+	if !h.r.Ready() {
+		t.Fatal("no sources: trivially ready")
 	}
 }

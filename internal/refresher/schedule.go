@@ -35,14 +35,12 @@ func RenewAt(issued, expires time.Time, margin time.Duration, jitter float64) ti
 	return at.Add(-time.Duration(jitter * MaxJitter * float64(life)))
 }
 
-// ShouldRenew reports whether a credential is due for renewal at now.
-func ShouldRenew(now, issued, expires time.Time, margin time.Duration, jitter float64) bool {
-	return !now.Before(RenewAt(issued, expires, margin, jitter))
-}
-
 // usableUntil is when a credential stops being served: the kind's floor
 // before expiry, but never more than a quarter of a short lifetime.
 func usableUntil(c *Credential) time.Time {
+	if c == nil {
+		return time.Time{}
+	}
 	floor := min(defaultFloor(c.Kind), c.Expires.Sub(c.Issued)/4)
 	return c.Expires.Add(-floor)
 }
@@ -51,10 +49,20 @@ func usableUntil(c *Credential) time.Time {
 const (
 	BackoffBase = time.Second
 	BackoffMax  = 5 * time.Minute
-	// SlowRetry spaces retries after 401/403/4xx: the credentials or the
-	// config are wrong, and hammering Taskcluster will not fix them.
+	// SlowRetry spaces retries after 401/403/4xx while the last good
+	// credential is still served: the credentials or the config are
+	// wrong, and hammering Taskcluster will not fix them.
 	SlowRetry = 5 * time.Minute
+	// RecoveryRetry is the longest wait between retries while a source
+	// has nothing to serve, whatever the failure.
+	RecoveryRetry = 30 * time.Second
 )
+
+// recoveryDelay is RecoveryRetry less up to 20 %, so that hosts that lost
+// their credentials together do not retry together. jitter is in [0,1).
+func recoveryDelay(jitter float64) time.Duration {
+	return time.Duration(float64(RecoveryRetry) * (0.8 + 0.2*jitter))
+}
 
 // retryDelay returns the wait after the n-th consecutive failure (from 1).
 // Transient failures back off exponentially from BackoffBase, capped at

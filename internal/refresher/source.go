@@ -50,7 +50,7 @@ func defaultFloor(k Kind) time.Duration {
 }
 
 // Source is one credential to keep fresh. It is comparable: a reload
-// restarts a source only when its Source value changed.
+// compares sources by value.
 type Source struct {
 	Kind Kind
 	Name string
@@ -68,6 +68,13 @@ type Source struct {
 
 	// Margin overrides DefaultMargin(Kind) when positive.
 	Margin time.Duration
+}
+
+// identity is what Taskcluster is asked for: the source without the name
+// and margin, which stay local.
+func (s Source) identity() Source {
+	s.Name, s.Margin = "", 0
+	return s
 }
 
 // Key identifies a source: "<kind>/<name>".

@@ -6,9 +6,11 @@ package sink
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"text/template"
 	"time"
 
@@ -58,11 +60,12 @@ func (s *Sink) Render(c *refresher.Credential) ([]byte, error) {
 }
 
 // Write renders c into the file if its content changed, then runs the
-// command. A render or write failure leaves the old file untouched.
-func (s *Sink) Write(ctx context.Context, c *refresher.Credential, log *zap.Logger) error {
+// command. A render or write failure leaves the old file untouched. It
+// reports whether it wrote.
+func (s *Sink) Write(ctx context.Context, c *refresher.Credential, log *zap.Logger) (bool, error) {
 	data, err := s.Render(c)
 	if err != nil {
-		return err
+		return false, err
 	}
 	mode := s.Mode
 	if mode == 0 {
@@ -70,11 +73,11 @@ func (s *Sink) Write(ctx context.Context, c *refresher.Credential, log *zap.Logg
 	}
 	wrote, err := atomicfile.WriteIfChanged(s.Path, data, mode)
 	if err != nil || !wrote {
-		return err
+		return false, err
 	}
 	log.Info("sink written", zap.String("source", s.Source.Key()), zap.String("path", s.Path), zap.Time("expires", c.Expires))
 	if len(s.Command) == 0 {
-		return nil
+		return true, nil
 	}
 	cctx, cancel := context.WithTimeout(ctx, CommandTimeout)
 	defer cancel()
@@ -83,89 +86,21 @@ func (s *Sink) Write(ctx context.Context, c *refresher.Credential, log *zap.Logg
 	// The command's output is not logged: a reload script may echo the
 	// file it was told about.
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("sink %s: command %s: %w", s.Path, s.Command[0], err)
+		return true, fmt.Errorf("sink %s: command %s: %w", s.Path, s.Command[0], err)
 	}
-	return nil
+	return true, nil
 }
 
-// Runner feeds refresher events to a set of sinks.
-type Runner struct {
-	r    *refresher.Refresher
-	sub  *refresher.Subscription
-	log  *zap.Logger
-	sets chan []Sink
-}
-
-// NewRunner subscribes to r. Call Run to start writing.
-func NewRunner(r *refresher.Refresher, log *zap.Logger) *Runner {
-	if log == nil {
-		log = zap.NewNop()
+// CheckFolder reports whether this user can create files in the folder
+// of path, by creating one and removing it: permission bits alone do not
+// tell (ACLs, read-only mounts).
+func CheckFolder(path string) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, ".tc-credd-check-*")
+	if err != nil {
+		return fmt.Errorf("folder %s is missing or not writable by this user: %w", dir, errors.Unwrap(err))
 	}
-	return &Runner{r: r, sub: r.Subscribe(), log: log, sets: make(chan []Sink, 1)}
-}
-
-// Set replaces the sinks (config reload). Each is written at once with its
-// source's current credential, if one is held; unchanged files stay as
-// they are.
-func (r *Runner) Set(sinks []Sink) {
-	select {
-	case <-r.sets:
-	default:
-	}
-	r.sets <- sinks
-}
-
-// Run writes each change until ctx ends.
-func (r *Runner) Run(ctx context.Context, initial []Sink) {
-	defer r.sub.Close()
-	sinks := initial
-	events := make(chan []refresher.Event)
-	go func() {
-		for {
-			evs, err := r.sub.Next(ctx)
-			if err != nil {
-				close(events)
-				return
-			}
-			select {
-			case events <- evs:
-			case <-ctx.Done():
-				close(events)
-				return
-			}
-		}
-	}()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case next := <-r.sets:
-			sinks = next
-			for i := range sinks {
-				if c := r.r.Current(sinks[i].Source.Key()); c != nil {
-					r.write(ctx, &sinks[i], c)
-				}
-			}
-		case evs, ok := <-events:
-			if !ok {
-				return
-			}
-			for _, ev := range evs {
-				if ev.Credential == nil {
-					continue // a removed source: leave its file as it was
-				}
-				for i := range sinks {
-					if sinks[i].Source.Key() == ev.Key {
-						r.write(ctx, &sinks[i], ev.Credential)
-					}
-				}
-			}
-		}
-	}
-}
-
-func (r *Runner) write(ctx context.Context, s *Sink, c *refresher.Credential) {
-	if err := s.Write(ctx, c, r.log); err != nil {
-		r.log.Error("sink failed; the previous file is kept", zap.String("source", s.Source.Key()), zap.String("path", s.Path), zap.Error(err))
-	}
+	name := f.Name()
+	_ = f.Close()
+	return os.Remove(name)
 }

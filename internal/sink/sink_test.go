@@ -5,13 +5,13 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"text/template"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
@@ -51,24 +51,26 @@ func start(t *testing.T, sinks []sink.Sink) (*env, *sink.Runner) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{}, 2)
 	go func() { _ = r.Run(ctx); done <- struct{}{} }()
-	if err := r.WaitReady(ctx); err != nil {
-		t.Fatal(err)
+	if err := r.WaitFirstRound(ctx); err != nil || !r.Ready() {
+		t.Fatalf("refresher not ready: %v", err)
 	}
-	run := sink.NewRunner(r, zap.New(core))
+	run := sink.NewRunner(r, zap.New(core), clk)
 	go func() { run.Run(ctx, sinks); done <- struct{}{} }()
 	t.Cleanup(func() { cancel(); <-done; <-done })
 	return &env{clk: clk, fake: fake, r: r, logs: logs}, run
 }
 
-// waitFor spins (without sleeping) until cond holds.
+// waitFor polls cond until it holds, failing after 10 s with what it
+// waited for.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.After(10 * time.Second)
 	for !cond() {
-		if time.Now().After(deadline) {
+		select {
+		case <-deadline:
 			t.Fatalf("timed out waiting for %s", what)
+		case <-time.After(time.Millisecond):
 		}
-		runtime.Gosched()
 	}
 }
 
@@ -182,5 +184,63 @@ func TestJSONAndTemplateSinks(t *testing.T) {
 	}
 	if read(tplPath) != c.AWS.AccessKeyID+" "+strconv.FormatInt(c.Expires.Unix(), 10) {
 		t.Errorf("template sink = %q", read(tplPath))
+	}
+}
+
+func TestSinkIntoMissingFolderHeals(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "later", "sentry.env")
+	e, run := start(t, []sink.Sink{{Source: sentrySrc, Path: path, Format: sink.Env}})
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(run)
+	waitFor(t, "the failed write in the sink's state", func() bool { return len(run.States()) == 1 && run.States()[0].LastError != "" })
+	st := run.States()[0]
+	if !st.LastWrite.IsZero() || st.Source != sentrySrc.Key() || st.Path != path || !strings.Contains(st.LastError, "later") {
+		t.Fatalf("state of a sink into a missing folder: %+v", st)
+	}
+	if err := os.Mkdir(filepath.Dir(path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	// The first retry comes RetryBase after the failure; nothing else
+	// moves the clock, and no credential changes meanwhile.
+	e.clk.Add(sink.RetryBase)
+	waitFor(t, "the file once its folder exists", func() bool { return read(path) != "" })
+	waitFor(t, "the write in the sink's state", func() bool { return !run.States()[0].LastWrite.IsZero() })
+	st = run.States()[0]
+	if st.LastError != "" || st.Writes != 1 || st.Failures != 1 {
+		t.Fatalf("state after healing: %+v", st)
+	}
+	want := map[string]float64{"written": 1, "failed": 1}
+	mfs, err := reg.Gather()
+	if err != nil || len(mfs) != 1 {
+		t.Fatalf("gather: %v %d", err, len(mfs))
+	}
+	for _, m := range mfs[0].Metric {
+		var outcome, name string
+		for _, l := range m.Label {
+			switch l.GetName() {
+			case "outcome":
+				outcome = l.GetValue()
+			case "sink":
+				name = l.GetValue()
+			}
+		}
+		if name != path || m.Counter.GetValue() != want[outcome] {
+			t.Errorf("tc_credd_sink_writes_total{sink=%q,outcome=%q} = %v", name, outcome, m.Counter.GetValue())
+		}
+	}
+}
+
+func TestCheckFolder(t *testing.T) {
+	dir := t.TempDir()
+	if err := sink.CheckFolder(filepath.Join(dir, "x")); err != nil {
+		t.Errorf("writable folder: %v", err)
+	}
+	if err := sink.CheckFolder(filepath.Join(dir, "missing", "x")); err == nil || !strings.Contains(err.Error(), "missing") {
+		t.Errorf("missing folder: %v", err)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 0 {
+		t.Errorf("the check left %d files behind", len(entries))
 	}
 }

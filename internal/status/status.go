@@ -44,3 +44,15 @@ type Receiver struct {
 	Last     time.Time `json:"last"`
 	Count    int64     `json:"count"`
 }
+
+// Sink is what the status page says of one sink.
+type Sink struct {
+	Path   string `json:"path"`
+	Source string `json:"source"`
+	// LastWrite is when the file last became current: written, or found
+	// already holding the credential.
+	LastWrite time.Time `json:"lastWrite,omitzero"`
+	LastError string    `json:"lastError,omitempty"`
+	Writes    int64     `json:"writes"`
+	Failures  int64     `json:"failures"`
+}
