@@ -35,6 +35,9 @@ const (
 	GCE  = "gce"
 	API  = "api" // the JSON API and AWS container credentials
 	Sink = "sink"
+	// Proxy is a request signed and forwarded for a caller; its source is
+	// "proxy/<service>".
+	Proxy = "proxy"
 )
 
 // Event is one hand-out or refusal.
@@ -50,7 +53,9 @@ type Event struct {
 	Credential string    `json:"credential,omitempty"`
 	Expires    time.Time `json:"expires,omitzero"`
 	Reason     string    `json:"reason,omitempty"` // why it was refused
-	Path       string    `json:"path,omitempty"`   // the file a sink wrote
+	Path       string    `json:"path,omitempty"`   // the file a sink wrote, the path a proxied request went to
+	Method     string    `json:"method,omitempty"` // of a proxied request
+	Status     int       `json:"status,omitempty"` // Taskcluster's answer to a proxied request
 }
 
 // Identifier names a credential without revealing it.
@@ -69,6 +74,8 @@ func Identifier(c *refresher.Credential) string {
 		s = c.Sentry.Secret.Reveal()
 	case c.Websocktunnel != nil:
 		s = c.Websocktunnel.Token.Reveal()
+	case c.GitHub != nil:
+		s = c.GitHub.Token.Reveal()
 	}
 	if s == "" {
 		return ""
@@ -280,6 +287,9 @@ func (e *Event) AppendFields(fields []zap.Field) []zap.Field {
 	}
 	if e.Path != "" {
 		fields = append(fields, zap.String(logging.KeyPath, e.Path))
+	}
+	if e.Method != "" {
+		fields = append(fields, zap.String(logging.KeyMethod, e.Method), zap.Int(logging.KeyStatus, e.Status))
 	}
 	return fields
 }

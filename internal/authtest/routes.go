@@ -27,8 +27,6 @@ var (
 	roleIDRe      = regexp.MustCompile(`^[\x20-\x7e]+$`)
 	wstAudienceRe = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,38}$`)
 	wstClientRe   = regexp.MustCompile(`^[a-zA-Z0-9_~.%-]+$`)
-	appNameRe     = regexp.MustCompile(`^[a-zA-Z0-9_-]+$`)
-	ghOwnerRe     = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
 )
 
 // serviceParams are the patterns the service applies to a URL parameter
@@ -50,8 +48,8 @@ var (
 			"wstClient":   {wstClientRe.MatchString, `/^[a-zA-Z0-9_~.%-]+$/`},
 		},
 		"githubRepoToken": {
-			"appName": {appNameRe.MatchString, `/^[a-zA-Z0-9_-]+$/`},
-			"owner":   {ghOwnerRe.MatchString, `/^[A-Za-z0-9._-]+$/`},
+			"appName": {tcrules.GitHubApp, `/^[a-zA-Z0-9_-]+$/`},
+			"owner":   {tcrules.GitHubName, `/^[A-Za-z0-9._-]+$/`},
 		},
 	}
 )

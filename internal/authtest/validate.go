@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/taskcluster/tc-credd/internal/scopes"
+	"github.com/taskcluster/tc-credd/internal/tcrules"
 )
 
 // The service validates payloads against JSON schemas and reports every
@@ -164,21 +165,6 @@ func validHawkRequest(c *call) []string {
 	return errs
 }
 
-// githubPermissions are the repository permissions an installation token
-// may ask for, and the levels each takes.
-var githubPermissions = map[string][]string{
-	"actions": {"read", "write"}, "administration": {"read", "write"}, "artifact_metadata": {"read", "write"},
-	"attestations": {"read", "write"}, "checks": {"read", "write"}, "code_quality": {"read", "write"},
-	"codespaces": {"read", "write"}, "contents": {"read", "write"}, "dependabot_secrets": {"read", "write"},
-	"deployments": {"read", "write"}, "discussions": {"read", "write"}, "environments": {"read", "write"},
-	"issues": {"read", "write"}, "merge_queues": {"read", "write"}, "metadata": {"read", "write"},
-	"packages": {"read", "write"}, "pages": {"read", "write"}, "pull_requests": {"read", "write"},
-	"repository_custom_properties": {"read", "write"}, "repository_hooks": {"read", "write"},
-	"repository_projects": {"read", "write", "admin"}, "secret_scanning_alerts": {"read", "write"},
-	"secrets": {"read", "write"}, "security_events": {"read", "write"}, "single_file": {"read", "write"},
-	"statuses": {"read", "write"}, "vulnerability_alerts": {"read", "write"}, "workflows": {"write"},
-}
-
 func validGitHubRepoTokenRequest(c *call) []string {
 	m, errs := obj(c)
 	if m == nil {
@@ -199,7 +185,7 @@ func validGitHubRepoTokenRequest(c *call) []string {
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
-			levels, known := githubPermissions[k]
+			levels, known := tcrules.GitHubPermissions[k]
 			level, isStr := perms[k].(string)
 			switch {
 			case !known:
@@ -224,7 +210,7 @@ func validGitHubRepoTokenRequest(c *call) []string {
 		for i, r := range repos {
 			if s, isStr := r.(string); !isStr {
 				errs = append(errs, fmt.Sprintf("data/repositories/%d must be string", i))
-			} else if !ghOwnerRe.MatchString(s) {
+			} else if !tcrules.GitHubName(s) {
 				errs = append(errs, fmt.Sprintf(`data/repositories/%d must match pattern "^[A-Za-z0-9._-]+$"`, i))
 			}
 		}

@@ -46,7 +46,9 @@ type Config struct {
 	Azure            []Azure     `yaml:"azure"`
 	Sentry           []Sentry    `yaml:"sentry"`
 	Websocktunnel    []WST       `yaml:"websocktunnel"`
+	GitHub           []GitHub    `yaml:"github"`
 	Sinks            []Sink      `yaml:"sinks"`
+	Proxy            *Proxy      `yaml:"proxy"`
 	UnixSocket       string      `yaml:"unixSocket"`
 	Audit            Audit       `yaml:"audit"`
 	lines            map[string]int
@@ -85,6 +87,7 @@ type Margins struct {
 	Azure         time.Duration `yaml:"azure"`
 	Sentry        time.Duration `yaml:"sentry"`
 	Websocktunnel time.Duration `yaml:"websocktunnel"`
+	GitHub        time.Duration `yaml:"github"`
 }
 
 // AWS is an awsS3Credentials source.
@@ -134,6 +137,33 @@ type WST struct {
 	Client   string        `yaml:"client"`
 	Margin   time.Duration `yaml:"margin"`
 	Allow    *Allow        `yaml:"allow"`
+}
+
+// GitHub is a githubRepoToken source: an installation token of a GitHub
+// app configured in Taskcluster, for repositories of one owner.
+type GitHub struct {
+	Name         string            `yaml:"name"`
+	App          string            `yaml:"app"`
+	Owner        string            `yaml:"owner"`
+	Repositories []string          `yaml:"repositories"`
+	Permissions  map[string]string `yaml:"permissions"` // e.g. contents: read
+	Margin       time.Duration     `yaml:"margin"`
+	Allow        *Allow            `yaml:"allow"`
+}
+
+// Proxy is the optional taskcluster-proxy-compatible listener: local
+// processes call Taskcluster through it, signed with tc-credd's
+// credentials narrowed to what their policy grants.
+type Proxy struct {
+	Listen   string        `yaml:"listen"`
+	Policies []ProxyPolicy `yaml:"policies"`
+}
+
+// ProxyPolicy grants the callers its allow rule admits the scopes listed;
+// a caller gets the union of every policy that admits it.
+type ProxyPolicy struct {
+	Allow  Allow    `yaml:"allow"`
+	Scopes []string `yaml:"scopes"`
 }
 
 // Allow restricts a source to the callers it names; any one match admits.

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"text/template"
@@ -256,13 +257,14 @@ func (c *Config) Validate() (warnings []string, err error) {
 	for _, m := range []struct {
 		f string
 		d interface{ Seconds() float64 }
-	}{{"margins.aws", c.Margins.AWS}, {"margins.gcp", c.Margins.GCP}, {"margins.azure", c.Margins.Azure}, {"margins.sentry", c.Margins.Sentry}, {"margins.websocktunnel", c.Margins.Websocktunnel}} {
+	}{{"margins.aws", c.Margins.AWS}, {"margins.gcp", c.Margins.GCP}, {"margins.azure", c.Margins.Azure}, {"margins.sentry", c.Margins.Sentry}, {"margins.websocktunnel", c.Margins.Websocktunnel}, {"margins.github", c.Margins.GitHub}} {
 		v.margin(m.f, m.d)
 	}
 	seen := map[string]bool{}
 	v.sources(seen)
 	v.sinks(seen)
 	v.callers()
+	v.proxy()
 	if c.path != "" {
 		v.checkPrivate("config file", c.path)
 	}
@@ -334,6 +336,40 @@ func (v *validator) sources(seen map[string]bool) {
 		v.required(f+".client", s.Client)
 		v.margin(f+".margin", s.Margin)
 	}
+	for i, s := range c.GitHub {
+		f := fmt.Sprintf("github[%d]", i)
+		v.name(f+".name", "github", s.Name, seen)
+		v.match(f+".app", s.App, tcrules.GitHubApp, "the app's name in Taskcluster: letters, digits, _ and -")
+		v.match(f+".owner", s.Owner, tcrules.GitHubName, "a GitHub user or organisation")
+		if len(s.Repositories) == 0 || len(s.Repositories) > 500 {
+			v.fail(f+".repositories", ErrRequired, "1 to 500 repositories of the owner")
+		}
+		for j, r := range s.Repositories {
+			v.match(fmt.Sprintf("%s.repositories[%d]", f, j), r, tcrules.GitHubName, "a repository name (without the owner)")
+		}
+		if len(s.Permissions) == 0 {
+			v.fail(f+".permissions", ErrRequired, "name the permissions the token needs, e.g. contents: read")
+		}
+		for _, name := range sortedKeys(s.Permissions) {
+			levels, known := tcrules.GitHubPermissions[name]
+			switch {
+			case !known:
+				v.fail(f+".permissions."+name, ErrInvalid, "not a GitHub repository permission")
+			case !slices.Contains(levels, s.Permissions[name]):
+				v.fail(f+".permissions."+name, ErrInvalid, "must be one of %s (got %q)", strings.Join(levels, ", "), s.Permissions[name])
+			}
+		}
+		v.margin(f+".margin", s.Margin)
+	}
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 var formats = map[string]bool{"json": true, "env": true, "aws-credentials": true, "template": true}

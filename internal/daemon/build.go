@@ -91,23 +91,32 @@ func NewAuthClient(c *config.Config) (*authclient.Client, status.Client, error) 
 
 // client builds an Auth client; retries as in authclient.Options.
 func (cr Credentials) client(retries int) (*authclient.Client, status.Client, error) {
-	cert, err := hawk.ParseCertificate(cr.Certificate)
+	creds, err := cr.hawk()
 	if err != nil {
-		return nil, status.Client{}, fmt.Errorf("credentials.certificate: %w", err)
-	}
-	creds := &hawk.Credentials{ClientID: cr.ClientID, AccessToken: cr.AccessToken, Certificate: cert}
-	if cr.AuthorizedScopes != nil {
-		creds.AuthorizedScopes = append([]string{}, *cr.AuthorizedScopes...)
+		return nil, status.Client{}, err
 	}
 	ac, err := authclient.New(authclient.Options{RootURL: cr.RootURL, Credentials: creds, Retries: retries})
 	if err != nil {
 		return nil, status.Client{}, err
 	}
 	desc := status.Client{ClientID: creds.ClientID}
-	if cert != nil {
-		desc.Expires = time.UnixMilli(cert.Expiry).UTC()
+	if creds.Certificate != nil {
+		desc.Expires = time.UnixMilli(creds.Certificate.Expiry).UTC()
 	}
 	return ac, desc, nil
+}
+
+// hawk returns the credentials requests are signed with.
+func (cr Credentials) hawk() (*hawk.Credentials, error) {
+	cert, err := hawk.ParseCertificate(cr.Certificate)
+	if err != nil {
+		return nil, fmt.Errorf("credentials.certificate: %w", err)
+	}
+	creds := &hawk.Credentials{ClientID: cr.ClientID, AccessToken: cr.AccessToken, Certificate: cert}
+	if cr.AuthorizedScopes != nil {
+		creds.AuthorizedScopes = append([]string{}, *cr.AuthorizedScopes...)
+	}
+	return creds, nil
 }
 
 // margin prefers a source's own margin to the per-kind one; zero means
@@ -137,6 +146,11 @@ func Sources(c *config.Config) []refresher.Source {
 	}
 	for _, s := range c.Websocktunnel {
 		out = append(out, refresher.Source{Kind: refresher.Websocktunnel, Name: s.Name, Audience: s.Audience, Client: s.Client, Margin: margin(s.Margin, m.Websocktunnel)})
+	}
+	for _, s := range c.GitHub {
+		out = append(out, refresher.Source{Kind: refresher.GitHub, Name: s.Name, App: s.App, Owner: s.Owner,
+			Repositories: refresher.GitHubRepositories(s.Repositories), Permissions: refresher.GitHubPermissions(s.Permissions),
+			Margin: margin(s.Margin, m.GitHub)})
 	}
 	return out
 }

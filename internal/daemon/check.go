@@ -55,14 +55,14 @@ func Check(ctx context.Context, c *config.Config, out io.Writer) (int, error) {
 	fmt.Fprintf(out, "clientId %s holds %d scopes on %s\n", c.Credentials.ClientID, len(cur.Scopes), c.RootURL)
 	problems := 0
 	for _, s := range Sources(c) {
-		need, alt := refresher.RequiredScope(s)
-		ok := scopes.Satisfies(cur.Scopes, need) || (alt != "" && scopes.Satisfies(cur.Scopes, alt))
-		mark := "ok     "
-		if !ok {
-			mark = "MISSING"
+		need, alt := refresher.RequiredScopes(s)
+		missing := scopes.Missing(cur.Scopes, need)
+		mark, shown := "ok     ", need
+		if len(missing) > 0 && (len(alt) == 0 || len(scopes.Missing(cur.Scopes, alt)) > 0) {
+			mark, shown = "MISSING", missing
 			problems++
 		}
-		fmt.Fprintf(out, "%s  %-32s %s\n", mark, s.Key(), need)
+		fmt.Fprintf(out, "%s  %-32s %s\n", mark, s.Key(), strings.Join(shown, " "))
 	}
 	if problems > 0 {
 		fmt.Fprintf(out, "%d source(s) lack a scope: grant them to %s, or remove the sources\n", problems, c.Credentials.ClientID)
@@ -134,6 +134,8 @@ func sampleCredential(s refresher.Source, now time.Time) *refresher.Credential {
 			Secret: secret.New("https://sample:sample@sentry.example/1"), Public: secret.New("https://sample@sentry.example/1")}
 	case refresher.Websocktunnel:
 		c.Websocktunnel = &refresher.WebsocktunnelCredential{Audience: s.Audience, Client: s.Client, Token: secret.New("sample.jwt.token")}
+	case refresher.GitHub:
+		c.GitHub = &refresher.GitHubCredential{Owner: s.Owner, Repositories: strings.Split(s.Repositories, ","), Token: secret.New("ghs_sample")}
 	}
 	return c
 }

@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/taskcluster/tc-credd/internal/config"
+	"github.com/taskcluster/tc-credd/internal/proxy"
 	"github.com/taskcluster/tc-credd/internal/refresher"
 	"github.com/taskcluster/tc-credd/internal/status"
 )
@@ -48,7 +49,12 @@ func (d *Daemon) useCredentials(cr Credentials) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	creds, err := cr.hawk()
+	if err != nil {
+		return false, err
+	}
 	d.fetcher.set(refresher.AuthFetcher{Client: ac})
+	d.upstream.Store(&proxy.Upstream{RootURL: cr.RootURL, Credentials: creds})
 	d.own.creds = cr
 	d.useClient(cl)
 	return true, nil

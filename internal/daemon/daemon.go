@@ -23,6 +23,7 @@ import (
 	"github.com/taskcluster/tc-credd/internal/logging"
 	"github.com/taskcluster/tc-credd/internal/metadata"
 	"github.com/taskcluster/tc-credd/internal/metrics"
+	"github.com/taskcluster/tc-credd/internal/proxy"
 	"github.com/taskcluster/tc-credd/internal/refresher"
 	"github.com/taskcluster/tc-credd/internal/sink"
 	"github.com/taskcluster/tc-credd/internal/status"
@@ -56,6 +57,8 @@ type Addrs struct {
 	TokenFile string
 	// UnixSocket is the Unix socket's path, "" without one.
 	UnixSocket string
+	// Proxy is the proxy listener's address, "" without one.
+	Proxy string
 }
 
 // swapFetcher lets a reload change the Auth client under the refresher.
@@ -105,6 +108,9 @@ type Daemon struct {
 	started    time.Time
 	lastReload atomic.Pointer[status.Reload]
 	own        own
+	upstream   atomic.Pointer[proxy.Upstream] // what the proxy signs with
+	policies   atomic.Pointer[[]proxyPolicy]  // who the proxy signs for
+	proxyLn    net.Listener
 
 	mu        sync.Mutex
 	main      *listener
@@ -149,6 +155,11 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	if d.rules, err = Rules(cfg); err != nil {
 		return err
 	}
+	policies, err := ProxyPolicies(cfg)
+	if err != nil {
+		return err
+	}
+	d.policies.Store(&policies)
 	d.metrics = metrics.New(metrics.Options{States: d.r.States, Client: d.clientInfo, LastReload: d.lastReload.Load, Clock: d.clk, Version: o.Version,
 		UIDLabels: cfg.Audit.UIDLabels})
 	d.audit, err = audit.New(audit.Options{Logger: d.log.Named("audit"), Clock: d.clk, Metrics: d.metrics,
@@ -208,6 +219,12 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 		if opsLn, err = metadata.Listen(cfg.OpsListen, cfg.AllowNonLoopback); err != nil {
 			return fail(fmt.Errorf("opsListen: %w", err))
 		}
+		opened = append(opened, opsLn)
+	}
+	if cfg.Proxy != nil {
+		if d.proxyLn, err = metadata.Listen(cfg.Proxy.Listen, cfg.AllowNonLoopback); err != nil {
+			return fail(fmt.Errorf("proxy.listen: %w", err))
+		}
 	}
 
 	g, gctx := errgroup.WithContext(ctx)
@@ -225,6 +242,11 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	}
 	d.unix = unixL
 	addrs := Addrs{Listen: d.main.addr, TokenFile: cfg.LocalTokenFile, UnixSocket: cfg.UnixSocket}
+	if d.proxyLn != nil {
+		addrs.Proxy = d.proxyLn.Addr().String()
+		h := d.proxyHandler(d.proxyLn)
+		g.Go(func() error { return metadata.Serve(gctx, metadata.NewServer(h), d.proxyLn, o.ShutdownGrace) })
+	}
 	if opsLn != nil {
 		addrs.OpsListen = opsLn.Addr().String()
 		ops := metadata.NewOps(metadata.OpsOptions{View: d.r, Metrics: d.metrics, Logger: d.log.Named("ops"), Clock: d.clk, Daemon: d.status, Receivers: d.audit.Recent, Sinks: d.sinks.States,

@@ -9,6 +9,8 @@ import (
 
 	sddaemon "github.com/coreos/go-systemd/v22/daemon"
 	"go.uber.org/zap"
+
+	"github.com/taskcluster/tc-credd/internal/config"
 )
 
 func (d *Daemon) reloadLoop(ctx context.Context) {
@@ -57,7 +59,8 @@ func (d *Daemon) reload(ctx context.Context) error {
 		name     string
 		old, new string
 	}{{"listen", prev.Listen, next.Listen}, {"opsListen", prev.OpsListen, next.OpsListen}, {"localTokenFile", prev.LocalTokenFile, next.LocalTokenFile},
-		{"unixSocket", prev.UnixSocket, next.UnixSocket}, {"audit", fmt.Sprint(prev.Audit), fmt.Sprint(next.Audit)}} {
+		{"unixSocket", prev.UnixSocket, next.UnixSocket}, {"audit", fmt.Sprint(prev.Audit), fmt.Sprint(next.Audit)},
+		{"proxy.listen", proxyListen(prev), proxyListen(next)}} {
 		if f.old != f.new {
 			d.log.Warn("config: "+f.name+" changed; it takes effect at the next restart", zap.String("running", f.old), zap.String("file", f.new))
 		}
@@ -67,6 +70,17 @@ func (d *Daemon) reload(ctx context.Context) error {
 	rules, err := Rules(next)
 	if err != nil {
 		return err
+	}
+	policies, err := ProxyPolicies(next)
+	if err != nil {
+		return err
+	}
+	if (prev.Proxy == nil) != (next.Proxy == nil) {
+		// The proxy listener is bound at start only; its policies follow.
+		next.Proxy = prev.Proxy
+		policies = *d.policies.Load()
+	} else if next.Proxy != nil {
+		next.Proxy.Listen = prev.Proxy.Listen
 	}
 
 	// New per-source listeners bind first: a taken port fails the reload
@@ -112,6 +126,7 @@ func (d *Daemon) reload(ctx context.Context) error {
 	// Whatever made a source fail may be what this reload fixed.
 	d.r.RetryFailing()
 	d.cfg = next
+	d.policies.Store(&policies)
 	d.watchFiles(next)
 	for name, l := range d.perSource {
 		if addr, ok := want[name]; !ok || !sameAddr(l.addr, addr) {
@@ -159,4 +174,12 @@ func (d *Daemon) notifyWhenStarted(ctx context.Context) {
 	if _, err := sddaemon.SdNotify(true, sddaemon.SdNotifyReady); err != nil {
 		d.log.Warn("sd_notify failed", zap.Error(err))
 	}
+}
+
+// proxyListen is the proxy's address in c, "" without a proxy.
+func proxyListen(c *config.Config) string {
+	if c.Proxy == nil {
+		return ""
+	}
+	return c.Proxy.Listen
 }

@@ -3,6 +3,7 @@ package refresher
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/taskcluster/tc-credd/internal/authclient"
 )
@@ -64,23 +65,31 @@ func (a AuthFetcher) Fetch(ctx context.Context, s Source) (*Credential, error) {
 			return nil, err
 		}
 		return &Credential{Kind: Websocktunnel, Expires: r.Expires, Websocktunnel: &WebsocktunnelCredential{Audience: r.WstAudience, Client: r.WstClient, Token: r.Token}}, nil
+	case GitHub:
+		repos, perms := s.githubRequest()
+		r, err := c.GitHubRepoToken(ctx, s.App, s.Owner, &authclient.GitHubRepoTokenRequest{Permissions: perms, Repositories: repos})
+		if err != nil {
+			return nil, err
+		}
+		return &Credential{Kind: GitHub, Expires: r.Expires, GitHub: &GitHubCredential{Owner: s.Owner, Repositories: repos, Token: r.Token}}, nil
 	}
 	return nil, fmt.Errorf("refresher: unknown kind %q", s.Kind)
 }
 
-// RequiredScope is the scope a source needs (for `tc-credd check`);
-// read-only S3 and Azure sources are also satisfied by the read-write
-// scope, which the second result names.
-func RequiredScope(s Source) (scope, alternative string) {
+// RequiredScopes are the scopes a source needs (for `tc-credd check`):
+// all of need, or all of alternative when it is not empty (read-only S3
+// and Azure sources are also satisfied by the read-write scope).
+func RequiredScopes(s Source) (need, alternative []string) {
+	one := func(scope string) []string { return []string{scope} }
 	switch s.Kind {
 	case AWS:
-		rw := "auth:aws-s3:read-write:" + s.Bucket + "/" + s.Prefix
+		rw := one("auth:aws-s3:read-write:" + s.Bucket + "/" + s.Prefix)
 		if s.Level == authclient.ReadOnly {
-			return "auth:aws-s3:read-only:" + s.Bucket + "/" + s.Prefix, rw
+			return one("auth:aws-s3:read-only:" + s.Bucket + "/" + s.Prefix), rw
 		}
-		return rw, ""
+		return rw, nil
 	case GCP:
-		return "auth:gcp:access-token:" + s.ProjectID + "/" + s.ServiceAccount, ""
+		return one("auth:gcp:access-token:" + s.ProjectID + "/" + s.ServiceAccount), nil
 	case Azure:
 		kind, name := "container", s.Container
 		if s.Table != "" {
@@ -88,13 +97,23 @@ func RequiredScope(s Source) (scope, alternative string) {
 		}
 		base := "auth:azure-" + kind + ":"
 		if s.Level == authclient.ReadOnly {
-			return base + "read-only:" + s.Account + "/" + name, base + "read-write:" + s.Account + "/" + name
+			return one(base + "read-only:" + s.Account + "/" + name), one(base + "read-write:" + s.Account + "/" + name)
 		}
-		return base + s.Level + ":" + s.Account + "/" + name, ""
+		return one(base + s.Level + ":" + s.Account + "/" + name), nil
 	case Sentry:
-		return "auth:sentry:" + s.Project, ""
+		return one("auth:sentry:" + s.Project), nil
 	case Websocktunnel:
-		return "auth:websocktunnel-token:" + s.Audience + "/" + s.Client, ""
+		return one("auth:websocktunnel-token:" + s.Audience + "/" + s.Client), nil
+	case GitHub:
+		// One scope per repository and permission, owner and repository in
+		// lowercase, as the service checks them.
+		repos, _ := s.githubRequest()
+		for _, perm := range strings.Split(s.Permissions, ",") {
+			for _, r := range repos {
+				need = append(need, "auth:github-repo-token:"+s.App+"/"+strings.ToLower(s.Owner)+"/"+r+":"+perm)
+			}
+		}
+		return need, nil
 	}
-	return "", ""
+	return nil, nil
 }

@@ -7,6 +7,8 @@ package refresher
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/taskcluster/tc-credd/internal/secret"
@@ -22,10 +24,11 @@ const (
 	Azure         Kind = "azure"
 	Sentry        Kind = "sentry"
 	Websocktunnel Kind = "websocktunnel"
+	GitHub        Kind = "github"
 )
 
 // Kinds lists every kind, in a stable order.
-var Kinds = []Kind{AWS, GCP, Azure, Sentry, Websocktunnel}
+var Kinds = []Kind{AWS, GCP, Azure, Sentry, Websocktunnel, GitHub}
 
 // DefaultMargin is the least validity a served credential keeps while
 // Taskcluster is healthy (metadata-protocols.md §3).
@@ -35,6 +38,10 @@ func DefaultMargin(k Kind) time.Duration {
 		return 30 * time.Minute
 	case GCP, Azure:
 		return 10 * time.Minute
+	case GitHub:
+		// Installation tokens live an hour; a clone or push holds one for
+		// minutes.
+		return 15 * time.Minute
 	default:
 		return 24 * time.Hour
 	}
@@ -65,6 +72,10 @@ type Source struct {
 	Project string
 	// websocktunnel: websocktunnelToken
 	Audience, Client string
+	// github: githubRepoToken. Repositories and Permissions are canonical
+	// text (see GitHubRepositories, GitHubPermissions), so that Source
+	// stays comparable.
+	App, Owner, Repositories, Permissions string
 
 	// Margin overrides DefaultMargin(Kind) when positive.
 	Margin time.Duration
@@ -104,8 +115,45 @@ func (s Source) Describe() string {
 		return "Sentry project " + s.Project
 	case Websocktunnel:
 		return fmt.Sprintf("websocktunnel %s/%s", s.Audience, s.Client)
+	case GitHub:
+		return fmt.Sprintf("GitHub app %s for %s/{%s} %s", s.App, s.Owner, s.Repositories, s.Permissions)
 	}
 	return string(s.Kind)
+}
+
+// GitHubRepositories is the canonical text of a github source's
+// repositories: lowercase (as GitHub and the scopes take them), sorted,
+// comma-separated.
+func GitHubRepositories(repos []string) string {
+	out := make([]string, len(repos))
+	for i, r := range repos {
+		out[i] = strings.ToLower(r)
+	}
+	slices.Sort(out)
+	return strings.Join(slices.Compact(out), ",")
+}
+
+// GitHubPermissions is the canonical text of a github source's
+// permissions: sorted "name:level" pairs, comma-separated.
+func GitHubPermissions(perms map[string]string) string {
+	out := make([]string, 0, len(perms))
+	for name, level := range perms {
+		out = append(out, name+":"+level)
+	}
+	slices.Sort(out)
+	return strings.Join(out, ",")
+}
+
+// githubRequest is what a github source asks Taskcluster for.
+func (s Source) githubRequest() (repos []string, perms map[string]string) {
+	repos = strings.Split(s.Repositories, ",")
+	perms = map[string]string{}
+	for _, p := range strings.Split(s.Permissions, ",") {
+		if name, level, ok := strings.Cut(p, ":"); ok {
+			perms[name] = level
+		}
+	}
+	return repos, perms
 }
 
 // Credential is one fetched credential. Exactly one of the kind fields is
@@ -120,6 +168,7 @@ type Credential struct {
 	Azure         *AzureCredential
 	Sentry        *SentryCredential
 	Websocktunnel *WebsocktunnelCredential
+	GitHub        *GitHubCredential
 }
 
 // AWSCredential is an STS key triple.
@@ -150,4 +199,12 @@ type SentryCredential struct {
 type WebsocktunnelCredential struct {
 	Audience, Client string
 	Token            secret.String
+}
+
+// GitHubCredential is a GitHub App installation token for repositories of
+// one owner.
+type GitHubCredential struct {
+	Owner        string
+	Repositories []string
+	Token        secret.String
 }

@@ -40,6 +40,10 @@ func EnvVars(c *refresher.Credential, s refresher.Source) map[string]string {
 		v["SENTRY_DSN"] = c.Sentry.Secret.Reveal()
 	case refresher.Websocktunnel:
 		v["WEBSOCKTUNNEL_TOKEN"] = c.Websocktunnel.Token.Reveal()
+	case refresher.GitHub:
+		// gh reads GH_TOKEN; actions and most other tools GITHUB_TOKEN.
+		v["GH_TOKEN"] = c.GitHub.Token.Reveal()
+		v["GITHUB_TOKEN"] = c.GitHub.Token.Reveal()
 	}
 	return v
 }
@@ -95,6 +99,8 @@ func TemplateData(c *refresher.Credential, s refresher.Source) map[string]any {
 		d["DSN"], d["PublicDSN"], d["Project"] = c.Sentry.Secret.Reveal(), c.Sentry.Public.Reveal(), c.Sentry.Project
 	case refresher.Websocktunnel:
 		d["Token"], d["Audience"], d["Client"] = c.Websocktunnel.Token.Reveal(), c.Websocktunnel.Audience, c.Websocktunnel.Client
+	case refresher.GitHub:
+		d["Token"], d["Owner"], d["Repositories"] = c.GitHub.Token.Reveal(), c.GitHub.Owner, c.GitHub.Repositories
 	}
 	return d
 }

@@ -136,6 +136,11 @@ func Taskcluster(c *refresher.Credential) any {
 			Token       string `json:"token"`
 			Expires     string `json:"expires"`
 		}{c.Websocktunnel.Client, c.Websocktunnel.Audience, c.Websocktunnel.Token.Reveal(), JSTime(c.Expires)}
+	case refresher.GitHub:
+		return struct {
+			Token   string `json:"token"`
+			Expires string `json:"expires"`
+		}{c.GitHub.Token.Reveal(), AWSTime(c.Expires)}
 	}
 	return nil
 }

@@ -38,3 +38,31 @@ func AzureContainer(s string) bool { return containerRe.MatchString(s) && !strin
 
 // SentryProject: 1 to 64 letters, digits, '_' and '-'.
 func SentryProject(s string) bool { return projectRe.MatchString(s) }
+
+var (
+	appNameRe = regexp.MustCompile(`^[a-zA-Z0-9_-]+$`)
+	ghNameRe  = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
+)
+
+// GitHubApp: a GitHub app's name in Taskcluster's config, letters,
+// digits, '_' and '-'.
+func GitHubApp(s string) bool { return appNameRe.MatchString(s) }
+
+// GitHubName: an owner or repository name, letters, digits, '.', '_'
+// and '-'.
+func GitHubName(s string) bool { return ghNameRe.MatchString(s) }
+
+// GitHubPermissions are the repository permissions an installation token
+// may ask for, and the levels each takes.
+var GitHubPermissions = map[string][]string{
+	"actions": {"read", "write"}, "administration": {"read", "write"}, "artifact_metadata": {"read", "write"},
+	"attestations": {"read", "write"}, "checks": {"read", "write"}, "code_quality": {"read", "write"},
+	"codespaces": {"read", "write"}, "contents": {"read", "write"}, "dependabot_secrets": {"read", "write"},
+	"deployments": {"read", "write"}, "discussions": {"read", "write"}, "environments": {"read", "write"},
+	"issues": {"read", "write"}, "merge_queues": {"read", "write"}, "metadata": {"read", "write"},
+	"packages": {"read", "write"}, "pages": {"read", "write"}, "pull_requests": {"read", "write"},
+	"repository_custom_properties": {"read", "write"}, "repository_hooks": {"read", "write"},
+	"repository_projects": {"read", "write", "admin"}, "secret_scanning_alerts": {"read", "write"},
+	"secrets": {"read", "write"}, "security_events": {"read", "write"}, "single_file": {"read", "write"},
+	"statuses": {"read", "write"}, "vulnerability_alerts": {"read", "write"}, "workflows": {"write"},
+}
