@@ -49,7 +49,9 @@ Usage:
                                                     it needs (--offline: all but the scopes, no network)
   tc-credd dev [--listen ADDR] [--ops-listen ADDR]  run a demo against an embedded fake Taskcluster
   tc-credd credential-process [--config FILE] NAME  print AWS credential_process JSON for an aws source
-  tc-credd ready --config FILE                      exit 0 when the running daemon is ready (a probe)
+  tc-credd git-credential [--config FILE] get       a git credential helper for github sources
+  tc-credd ready [--live] --config FILE             exit 0 when the running daemon is ready (--live: when
+                                                    it answers at all); probes for images without curl
   tc-credd show --config FILE                       print the running daemon's sources and sinks as tables
   tc-credd install|uninstall|start|stop|restart|status --config FILE
                                                     manage the system service (systemd, launchd, Windows)
@@ -61,13 +63,14 @@ Exit codes: 0 ok, 1 runtime failure, 2 usage error, 3 config error, 4 check foun
 
 // env is what a command may use of the outside world.
 type env struct {
+	stdin          io.Reader
 	stdout, stderr io.Writer
 	getenv         func(string) string
 }
 
 // Main runs the command line and returns the exit code.
 func Main(args []string, stdout, stderr io.Writer) int {
-	e := env{stdout: stdout, stderr: stderr, getenv: os.Getenv}
+	e := env{stdin: os.Stdin, stdout: stdout, stderr: stderr, getenv: os.Getenv}
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return ExitUsage
@@ -82,6 +85,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return e.dev(rest)
 	case "credential-process":
 		return e.credentialProcess(rest)
+	case "git-credential":
+		return e.gitCredential(rest)
 	case "ready":
 		return e.ready(rest)
 	case "show":

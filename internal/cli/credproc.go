@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/taskcluster/tc-credd/internal/config"
 	"github.com/taskcluster/tc-credd/internal/render"
 )
 
@@ -28,34 +29,10 @@ func (e env) credentialProcess(args []string) int {
 			addr = s.Listen
 		}
 	}
-	tok, err := os.ReadFile(cfg.LocalTokenFile)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "tc-credd credential-process: reading the local token: %v (is tc-credd running, and may this user read %s?)\n", err, cfg.LocalTokenFile)
-		return ExitFailure
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/v1/credentials/aws/"+name, nil)
-	if err != nil {
-		fmt.Fprintln(e.stderr, "tc-credd credential-process:", err)
-		return ExitUsage
-	}
-	req.Header.Set("Authorization", strings.TrimSpace(string(tok)))
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		fmt.Fprintf(e.stderr, "tc-credd credential-process: is tc-credd running on %s? %v\n", addr, err)
-		return ExitFailure
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	// The JSON API answers an aws source in the container shape, and an
-	// error as {Code, Message}.
-	var doc struct {
-		render.ContainerCredentials
-		Message string `json:"Message"`
-	}
-	if err := json.Unmarshal(body, &doc); err != nil || resp.StatusCode != http.StatusOK {
-		fmt.Fprintf(e.stderr, "tc-credd credential-process: %s answered %d: %s\n", addr, resp.StatusCode, doc.Message)
+	// The JSON API answers an aws source in the container shape.
+	var doc render.ContainerCredentials
+	if err := e.apiGet("credential-process", cfg, addr, "aws/"+name, &doc); err != nil {
+		fmt.Fprintln(e.stderr, err)
 		return ExitFailure
 	}
 	out, _ := json.Marshal(struct {
@@ -67,6 +44,38 @@ func (e env) credentialProcess(args []string) int {
 	}{1, doc.AccessKeyID, doc.SecretAccessKey, doc.Token, doc.Expiration})
 	fmt.Fprintln(e.stdout, string(out))
 	return ExitOK
+}
+
+// apiGet reads a credential from the running daemon's JSON API on addr,
+// with the local token, into out. The error is a sentence for a person.
+func (e env) apiGet(cmd string, cfg *config.Config, addr, key string, out any) error {
+	tok, err := os.ReadFile(cfg.LocalTokenFile)
+	if err != nil {
+		return fmt.Errorf("tc-credd %s: reading the local token: %w (is tc-credd running, and may this user read %s?)", cmd, err, cfg.LocalTokenFile)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/v1/credentials/"+key, nil)
+	if err != nil {
+		return fmt.Errorf("tc-credd %s: %w", cmd, err)
+	}
+	req.Header.Set("Authorization", strings.TrimSpace(string(tok)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("tc-credd %s: is tc-credd running on %s? %w", cmd, addr, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if resp.StatusCode != http.StatusOK {
+		// An error comes as {Code, Message}.
+		var apiErr struct{ Message string }
+		_ = json.Unmarshal(body, &apiErr)
+		return fmt.Errorf("tc-credd %s: %s answered %d: %s", cmd, addr, resp.StatusCode, apiErr.Message)
+	}
+	if err := json.Unmarshal(body, out); err != nil {
+		return fmt.Errorf("tc-credd %s: %s answered with a document that is not JSON: %w", cmd, addr, err)
+	}
+	return nil
 }
 
 // ready exits 0 when the running daemon's /readyz says every source holds

@@ -67,6 +67,24 @@ func Check(ctx context.Context, c *config.Config, out io.Writer) (int, error) {
 	if problems > 0 {
 		fmt.Fprintf(out, "%d source(s) lack a scope: grant them to %s, or remove the sources\n", problems, c.Credentials.ClientID)
 	}
+	if c.Proxy != nil {
+		// A proxy policy granting a scope the client lacks makes Taskcluster
+		// refuse that caller's every request.
+		short := 0
+		for i, p := range c.Proxy.Policies {
+			field := fmt.Sprintf("proxy.policies[%d]", i)
+			if missing := scopes.Missing(cur.Scopes, p.Scopes); len(missing) > 0 {
+				fmt.Fprintf(out, "MISSING  %-32s %s\n", field, strings.Join(missing, " "))
+				short++
+			} else {
+				fmt.Fprintf(out, "ok       %-32s %s\n", field, strings.Join(p.Scopes, " "))
+			}
+		}
+		if short > 0 {
+			fmt.Fprintf(out, "%d proxy policy(ies) grant a scope %s lacks: grant it, or narrow the policy\n", short, c.Credentials.ClientID)
+		}
+		problems += short
+	}
 	return problems + sinkProblems, sinkErr
 }
 

@@ -1,0 +1,87 @@
+//go:build linux
+
+package daemon_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/taskcluster/tc-credd/internal/audit"
+	"github.com/taskcluster/tc-credd/internal/identity/identitytest"
+)
+
+// The proxy signs for the callers its policies admit, narrowed to the
+// scopes they grant, and refuses everyone else itself, naming the policy;
+// both are audited with the caller.
+func TestProxyPolicyAcrossUsers(t *testing.T) {
+	identitytest.Skip(t)
+	const uidA, uidB = 41011, 41012
+	exe := identitytest.Executable(t)
+	auditFile := filepath.Join(t.TempDir(), "audit.jsonl")
+	f := startWith(t, "", startOpts{
+		prepare: func(f *fixture) {
+			f.fake.SetClientScopes("d", "auth:sentry:*", "auth:aws-s3:*", "auth:current-scopes", "queue:*")
+		},
+		extra: func(f *fixture) string {
+			return fmt.Sprintf("audit: {file: %s}\nproxy:\n  listen: 127.0.0.1:0\n  policies:\n    - allow: {uids: [%d]}\n      scopes: [auth:current-scopes, queue:get-artifact:public/*]\n", auditFile, uidA)
+		},
+	})
+	reqs := []identitytest.Request{{Method: "GET", URL: "http://" + f.addrs.Proxy + "/api/auth/v1/scopes/current"}}
+	run := func(uid uint32) identitytest.Result {
+		t.Helper()
+		cmd := identitytest.Command(exe, uid, uid, identitytest.ClientEnv("", reqs...)...)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		var res identitytest.Result
+		if jerr := json.Unmarshal(out, &res); err != nil || jerr != nil {
+			t.Fatalf("client as uid %d: %v %v: %s %s", uid, err, jerr, out, stderr.String())
+		}
+		return res
+	}
+	a := run(uidA)
+	var cur struct{ Scopes []string }
+	if len(a.Statuses) != 1 || a.Statuses[0] != 200 || json.Unmarshal([]byte(a.Bodies[0]), &cur) != nil {
+		t.Fatalf("uid A through the proxy: %v %q", a.Statuses, a.Bodies)
+	}
+	if !slices.Contains(cur.Scopes, "queue:get-artifact:public/*") || slices.Contains(cur.Scopes, "queue:*") || slices.Contains(cur.Scopes, "auth:sentry:*") {
+		t.Fatalf("uid A's requests are not narrowed to its policy: %v", cur.Scopes)
+	}
+	b := run(uidB)
+	if len(b.Statuses) != 1 || b.Statuses[0] != 403 || !strings.Contains(b.Bodies[0], "no proxy policy (proxy.policies) admits uid 41012") {
+		t.Fatalf("uid B through the proxy: %v %q", b.Statuses, b.Bodies)
+	}
+
+	data, err := os.ReadFile(auditFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var served, refused int
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var e audit.Event
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			t.Fatalf("audit line %q: %v", line, err)
+		}
+		if e.Protocol != audit.Proxy {
+			continue
+		}
+		switch {
+		case e.Outcome == audit.Served && e.Caller.UID == uidA && e.Caller.PID == a.PID && e.Source == "proxy/auth" &&
+			e.Method == "GET" && e.Path == "/api/auth/v1/scopes/current" && e.Status == 200:
+			served++
+		case e.Outcome == audit.Refused && e.Caller.UID == uidB && e.Caller.PID == b.PID:
+			refused++
+		default:
+			t.Errorf("unexpected proxy audit event %+v", e)
+		}
+	}
+	if served != 1 || refused != 1 {
+		t.Fatalf("audit: %d served, %d refused proxy events, want 1 each:\n%s", served, refused, data)
+	}
+}
