@@ -34,6 +34,7 @@ var demoScopes = []string{
 	"auth:azure-container:read-write:devaccount/demo",
 	"auth:sentry:demo",
 	"auth:websocktunnel-token:demo-audience/demo-client",
+	"auth:github-repo-token:tc-credd-dev/demo-owner/demo:contents:read",
 	"auth:current-scopes",
 }
 
@@ -70,6 +71,12 @@ websocktunnel:
   - name: demo
     audience: demo-audience
     client: demo-client
+github:
+  - name: demo
+    app: tc-credd-dev
+    owner: demo-owner
+    repositories: [demo]
+    permissions: {contents: read}
 sinks:
   - source: sentry/demo
     path: %s
