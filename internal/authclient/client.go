@@ -19,7 +19,8 @@ import (
 	"github.com/taskcluster/tc-credd/internal/hawk"
 )
 
-// Defaults follow the official clients (taskcluster-auth.md §10).
+// Defaults follow the official JavaScript and Python clients: 5 retries
+// from 100 ms, doubling, capped at 30 s; 30 s per request.
 const (
 	DefaultRetries        = 5
 	DefaultBaseDelay      = 100 * time.Millisecond

@@ -52,8 +52,8 @@ const (
 	ReadWrite = "read-write"
 )
 
-// Route constructors, one per endpoint, in the order of the reference
-// table (taskcluster-auth.md §6.2).
+// Route constructors, one per endpoint, in the order of the Auth
+// service's API reference.
 
 func PingRoute() Route        { return route("ping", http.MethodGet, "ping") }
 func LBHeartbeatRoute() Route { return route("lbheartbeat", http.MethodGet, "__lbheartbeat__") }

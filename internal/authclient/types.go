@@ -124,8 +124,8 @@ type AWSS3CredentialsResponse struct {
 	Expires     time.Time      `json:"expires"`
 }
 
-// AWSS3CompatResponse is awsS3Credentials' ?format=iam-role-compat reply
-// (taskcluster-auth.md §8). Times arrive with milliseconds.
+// AWSS3CompatResponse is awsS3Credentials' ?format=iam-role-compat reply,
+// in IMDS's key order. Times arrive with milliseconds.
 type AWSS3CompatResponse struct {
 	Code            string        `json:"Code"`
 	Type            string        `json:"Type"`

@@ -14,7 +14,7 @@ import (
 	"github.com/taskcluster/tc-credd/internal/secret"
 )
 
-// Vectors from mozilla/hawk API.md (taskcluster-auth.md §2.7).
+// Vectors from mozilla/hawk API.md.
 func TestMACVectors(t *testing.T) {
 	const key = "werxhqb98rpaxn39848xrunpaw3489ruxnpa98w4rxn"
 	a := hawk.Artifacts{Method: "GET", Resource: "/resource/1?b=1&a=2", Host: "example.com", Port: 8000, TS: 1353832234, Nonce: "j4h3g2", Ext: "some-app-ext-data"}
@@ -50,7 +50,7 @@ func TestHeaderMatchesVector(t *testing.T) {
 	}
 }
 
-// Vectors from clients/client-go/testcases.json (taskcluster-auth.md §4.3).
+// Vectors from taskcluster/taskcluster clients/client-go/testcases.json.
 func TestTemporaryCredentialVectors(t *testing.T) {
 	issuerToken := secret.New("tokenABCDEFGH")
 	start := time.UnixMilli(1438964811744)

@@ -31,7 +31,9 @@ const (
 var Kinds = []Kind{AWS, GCP, Azure, Sentry, Websocktunnel, GitHub}
 
 // DefaultMargin is the least validity a served credential keeps while
-// Taskcluster is healthy (metadata-protocols.md §3).
+// Taskcluster is healthy: past what each kind's most demanding client
+// wants left (boto rewrites an AWS expiry under about 25 minutes, Google
+// clients refresh a token 5 minutes early, Sentry SDKs read a DSN once).
 func DefaultMargin(k Kind) time.Duration {
 	switch k {
 	case AWS:
