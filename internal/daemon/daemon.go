@@ -172,9 +172,8 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	if err != nil {
 		return err
 	}
-	// Sink writes are audited once the runner takes an audit.SinkAuditor:
-	// d.audit is the one to give it.
 	d.sinks = sink.NewRunner(d.r, d.log.Named("sink"), d.clk)
+	d.sinks.AuditWith(d.audit)
 	d.metrics.Registry.MustRegister(d.sinks)
 
 	// Bind everything before serving anything, so a taken port fails the

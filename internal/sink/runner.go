@@ -42,7 +42,17 @@ type Runner struct {
 
 	mu    sync.Mutex
 	sinks []*sinkState
+	audit Auditor
 }
+
+// Auditor is told of every file a sink wrote: a hand-out of the
+// credential to whoever reads the file.
+type Auditor interface {
+	SinkWritten(path, source string, c *refresher.Credential)
+}
+
+// AuditWith makes the runner tell a of every write; call it before Run.
+func (r *Runner) AuditWith(a Auditor) { r.audit = a }
 
 // NewRunner subscribes to r. Call Run to start writing. Retries wait on
 // clk (nil: the real clock).
@@ -185,6 +195,9 @@ func (r *Runner) writeAll(ctx context.Context, pick func(*sinkState) bool) {
 		}
 		wrote, err := s.sink.Write(ctx, c, r.log)
 		r.record(s, wrote, err)
+		if wrote && err == nil && r.audit != nil {
+			r.audit.SinkWritten(s.sink.Path, s.sink.Source.Key(), c)
+		}
 	}
 }
 

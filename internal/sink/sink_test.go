@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"text/template"
 	"time"
@@ -37,6 +38,12 @@ type env struct {
 
 func start(t *testing.T, sinks []sink.Sink) (*env, *sink.Runner) {
 	t.Helper()
+	return startAudited(t, sinks, nil)
+}
+
+// startAudited is start with an auditor told of every write.
+func startAudited(t *testing.T, sinks []sink.Sink, a sink.Auditor) (*env, *sink.Runner) {
+	t.Helper()
 	clk := clock.NewFake(time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC))
 	fake := authtest.New(authtest.Options{Now: clk.Now})
 	srv := httptest.NewServer(fake)
@@ -55,6 +62,9 @@ func start(t *testing.T, sinks []sink.Sink) (*env, *sink.Runner) {
 		t.Fatalf("refresher not ready: %v", err)
 	}
 	run := sink.NewRunner(r, zap.New(core), clk)
+	if a != nil {
+		run.AuditWith(a)
+	}
 	go func() { run.Run(ctx, sinks); done <- struct{}{} }()
 	t.Cleanup(func() { cancel(); <-done; <-done })
 	return &env{clk: clk, fake: fake, r: r, logs: logs}, run
@@ -242,5 +252,47 @@ func TestCheckFolder(t *testing.T) {
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != 0 {
 		t.Errorf("the check left %d files behind", len(entries))
+	}
+}
+
+// recorder is an Auditor that keeps what it is told.
+type recorder struct {
+	mu     sync.Mutex
+	writes []string
+	creds  []*refresher.Credential
+}
+
+func (a *recorder) SinkWritten(path, source string, c *refresher.Credential) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.writes = append(a.writes, source+" "+path)
+	a.creds = append(a.creds, c)
+}
+
+func (a *recorder) count() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return len(a.writes)
+}
+
+// Every file a sink writes is told to the auditor, with the credential
+// written; a file already current is not written, so not told.
+func TestWritesAreAudited(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sentry.env")
+	a := &recorder{}
+	e, run := startAudited(t, []sink.Sink{{Source: sentrySrc, Path: path, Format: sink.Env}}, a)
+	waitFor(t, "the first write's audit", func() bool { return a.count() == 1 })
+	if a.writes[0] != sentrySrc.Key()+" "+path || a.creds[0] != e.r.Current(sentrySrc.Key()) {
+		t.Fatalf("audited %q with another credential than the one written", a.writes)
+	}
+	// A reload a second later finds the file current: its state says so at
+	// the new time.
+	e.clk.Add(time.Second)
+	run.Set([]sink.Sink{{Source: sentrySrc, Path: path, Format: sink.Env}})
+	waitFor(t, "the reloaded sink found current", func() bool {
+		return len(run.States()) == 1 && run.States()[0].LastWrite.Equal(e.clk.Now())
+	})
+	if n := a.count(); n != 1 {
+		t.Fatalf("%d audit events after a reload that wrote nothing, want 1", n)
 	}
 }
