@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"runtime"
 	"testing"
+	"time"
 )
 
 func mustURL(t *testing.T, s string) *url.URL {
@@ -15,4 +16,16 @@ func mustURL(t *testing.T, s string) *url.URL {
 	return u
 }
 
-func yield() { runtime.Gosched() }
+// waitUntil waits for cond, an event in another goroutine that no channel
+// announces, yielding meanwhile; it fails after 10 s naming what it
+// waited for.
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 10 s for %s", what)
+		}
+		runtime.Gosched()
+	}
+}

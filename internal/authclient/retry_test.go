@@ -99,11 +99,7 @@ func TestCancelledContextStopsAtOnce(t *testing.T) {
 		_, err := cl.SentryDSN(ctx, "p")
 		done <- err
 	}()
-	for e.fake.Calls("sentryDSN") == 0 {
-		// Wait until the request is in the server; Gosched keeps this a
-		// busy wait on an event, not a sleep.
-		yield()
-	}
+	waitUntil(t, "the request to reach the service", func() bool { return e.fake.Calls("sentryDSN") > 0 })
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)
@@ -121,9 +117,7 @@ func TestCancelledContextStopsAtOnce(t *testing.T) {
 		_, err := slow.Ping(ctx)
 		done <- err
 	}()
-	for e.fake.Calls("ping") == 0 {
-		yield()
-	}
+	waitUntil(t, "the first attempt to reach the service", func() bool { return e.fake.Calls("ping") > 0 })
 	cancel()
 	if err := <-done; !errors.Is(err, context.Canceled) {
 		t.Fatalf("err = %v, want context.Canceled", err)

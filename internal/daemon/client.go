@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/taskcluster/tc-credd/internal/config"
+	"github.com/taskcluster/tc-credd/internal/logging"
 	"github.com/taskcluster/tc-credd/internal/proxy"
 	"github.com/taskcluster/tc-credd/internal/refresher"
 	"github.com/taskcluster/tc-credd/internal/status"
@@ -69,7 +70,7 @@ func (d *Daemon) useClient(c status.Client) {
 		return
 	}
 	left := c.Expires.Sub(d.clk.Now())
-	fields := []zap.Field{zap.String("clientId", c.ClientID), zap.Time("expires", c.Expires), zap.Duration("left", left.Truncate(time.Second))}
+	fields := []zap.Field{zap.String(logging.KeyClientID, c.ClientID), zap.Time(logging.KeyExpires, c.Expires), zap.Duration("left", left.Truncate(time.Second))}
 	switch {
 	case left <= 0:
 		d.log.Error(msgClientExpired, fields...)

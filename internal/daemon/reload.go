@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/taskcluster/tc-credd/internal/config"
+	"github.com/taskcluster/tc-credd/internal/logging"
 )
 
 func (d *Daemon) reloadLoop(ctx context.Context) {
@@ -27,7 +28,7 @@ func (d *Daemon) reloadLoop(ctx context.Context) {
 			err := d.reload(ctx)
 			d.recordReload(err)
 			if err != nil {
-				d.log.Error("config reload failed; the running config stays in force", zap.String("path", d.o.Path), zap.Error(err))
+				d.log.Error("config reload failed; the running config stays in force", zap.String(logging.KeyPath, d.o.Path), zap.Error(err))
 			} else {
 				d.log.Info("config reloaded", zap.Int("sources", len(d.r.Sources())))
 			}

@@ -24,6 +24,7 @@ import (
 
 	"github.com/taskcluster/tc-credd/internal/clock"
 	"github.com/taskcluster/tc-credd/internal/hawk"
+	"github.com/taskcluster/tc-credd/internal/logging"
 )
 
 // BewitTTL is how long a URL signed by POST /bewit stays valid, as with
@@ -240,7 +241,7 @@ func (p *proxy) response(resp *http.Response) error {
 }
 
 func (p *proxy) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
-	p.o.Logger.Warn("proxy: request to Taskcluster failed", zap.String("path", r.URL.Path), zap.Error(err))
+	p.o.Logger.Warn("proxy: request to Taskcluster failed", zap.String(logging.KeyPath, r.URL.Path), zap.Error(err))
 	http.Error(w, "tc-credd proxy: request to Taskcluster failed", http.StatusBadGateway)
 }
 

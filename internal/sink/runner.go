@@ -2,6 +2,7 @@ package sink
 
 import (
 	"context"
+	"github.com/taskcluster/tc-credd/internal/logging"
 	"github.com/taskcluster/tc-credd/internal/status"
 	"sync"
 	"time"
@@ -219,7 +220,7 @@ func (r *Runner) record(s *sinkState, wrote bool, err error) {
 	s.state.LastError = err.Error()
 	delay := min(RetryBase<<min(s.failures-1, 10), RetryMax)
 	s.retryAt = now.Add(delay)
-	fields := []zap.Field{zap.String("source", s.sink.Source.Key()), zap.String("path", s.sink.Path), zap.Error(err), zap.Duration("retryIn", delay)}
+	fields := []zap.Field{zap.String(logging.KeySource, s.sink.Source.Key()), zap.String(logging.KeyPath, s.sink.Path), zap.Error(err), zap.Duration("retryIn", delay)}
 	if s.failures == 1 {
 		r.log.Error("sink failed; the previous file is kept", fields...)
 	} else {

@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/taskcluster/tc-credd/internal/atomicfile"
+	"github.com/taskcluster/tc-credd/internal/logging"
 	"github.com/taskcluster/tc-credd/internal/refresher"
 	"github.com/taskcluster/tc-credd/internal/render"
 )
@@ -75,7 +76,7 @@ func (s *Sink) Write(ctx context.Context, c *refresher.Credential, log *zap.Logg
 	if err != nil || !wrote {
 		return false, err
 	}
-	log.Info("sink written", zap.String("source", s.Source.Key()), zap.String("path", s.Path), zap.Time("expires", c.Expires))
+	log.Info("sink written", zap.String(logging.KeySource, s.Source.Key()), zap.String(logging.KeyPath, s.Path), zap.Time(logging.KeyExpires, c.Expires))
 	if len(s.Command) == 0 {
 		return true, nil
 	}
