@@ -1,23 +1,27 @@
+//go:build linux
+
 package main_test
 
 import (
 	"errors"
 	"fmt"
-	"net"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/taskcluster/tc-credd/internal/authtest"
 )
 
-// TestSecondSignalExitsAtOnce: a connection that never finishes its
-// request keeps the first SIGTERM's shutdown waiting; a second SIGTERM
-// ends the process at once, with a failure status and a log line saying
-// why.
+// TestSecondSignalExitsAtOnce: a proxied request that Taskcluster holds
+// keeps the first SIGTERM's shutdown waiting (its grace is long); a second
+// SIGTERM ends the process at once, with a failure status and a log line
+// saying why.
 func TestSecondSignalExitsAtOnce(t *testing.T) {
 	bin := buildBinary(t)
 	fake := authtest.New(authtest.Options{})
@@ -31,20 +35,30 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 	}
 	listen, ops := freePort(t), freePort(t)
 	cfgPath := filepath.Join(dir, "config.yml")
-	cfg := fmt.Sprintf(cfgTemplate, auth.URL, tokFile, listen, ops, filepath.Join(dir, "token"), filepath.Join(dir, "sentry.env"))
+	// A long grace: the held request below must still hold the first
+	// shutdown when the second signal comes, however loaded the machine.
+	proxyAddr := freePort(t)
+	cfg := fmt.Sprintf(cfgTemplate, auth.URL, tokFile, listen, ops, filepath.Join(dir, "token"), filepath.Join(dir, "sentry.env")) +
+		fmt.Sprintf("shutdownGrace: 2m\nproxy:\n  listen: %s\n  policies:\n    - allow: {uids: [%d]}\n      scopes: [auth:sentry:x]\n", proxyAddr, os.Getuid())
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	d := startDaemon(t, bin, "run", "--config", cfgPath)
 	d.waitLog(t, "first fetch of every source done")
 
-	conn, err := net.Dial("tcp", listen)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := conn.Write([]byte("GET /latest/meta-data/ HTTP/1.1\r\nHost: " + listen + "\r\n")); err != nil {
-		t.Fatal(err)
+	fake.InjectFault("sentryDSN", authtest.FaultHang, -1)
+	defer fake.ClearFaults()
+	go func() {
+		if resp, err := http.Get("http://" + proxyAddr + "/api/auth/v1/sentry/x/dsn"); err == nil {
+			resp.Body.Close()
+		}
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for fake.Hanging() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the proxied request did not reach the Auth service within 30 s")
+		}
+		runtime.Gosched()
 	}
 	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

@@ -38,8 +38,10 @@ var Version = "dev"
 // given and the file exists (the packages install it).
 const DefaultConfigPath = "/etc/tc-credd/config.yml"
 
-// StopGrace bounds shutdown after SIGTERM or SIGINT.
-const StopGrace = 10 * time.Second
+// StopGrace bounds shutdown after SIGTERM or SIGINT beyond the grace the
+// daemon gives requests in flight (shutdownGrace): stopping the refresher
+// and the sinks takes the rest.
+const StopGrace = 5 * time.Second
 
 const usage = `tc-credd: a local credential-vending daemon for Taskcluster
 
@@ -193,10 +195,10 @@ func signals() (context.Context, context.CancelFunc, <-chan struct{}) {
 	return ctx, cancel, reload
 }
 
-// runBounded runs f until it returns or, once ctx ends, StopGrace passes.
+// runBounded runs f until it returns or, once ctx ends, grace passes.
 // A second SIGTERM or SIGINT during that shutdown exits at once: the
 // operator has decided not to wait.
-func runBounded(ctx context.Context, log *zap.Logger, f func() error) int {
+func runBounded(ctx context.Context, log *zap.Logger, grace time.Duration, f func() error) int {
 	// Registered beside the context's own: every stop signal lands here
 	// too, the first included, so the second is the one to act on.
 	stops := make(chan os.Signal, 2)
@@ -208,8 +210,8 @@ func runBounded(ctx context.Context, log *zap.Logger, f func() error) int {
 	select {
 	case err = <-done:
 	case <-ctx.Done():
-		log.Info("stopping; a second SIGTERM or SIGINT exits at once", zap.Duration("grace", StopGrace))
-		timer := time.NewTimer(StopGrace)
+		log.Info("stopping; a second SIGTERM or SIGINT exits at once", zap.Duration("grace", grace))
+		timer := time.NewTimer(grace)
 		defer timer.Stop()
 		for seen, waiting := 0, true; waiting; {
 			select {
@@ -221,7 +223,7 @@ func runBounded(ctx context.Context, log *zap.Logger, f func() error) int {
 					return ExitFailure
 				}
 			case <-timer.C:
-				log.Error("shutdown took too long; exiting", zap.Duration("grace", StopGrace))
+				log.Error("shutdown took too long; exiting", zap.Duration("grace", grace))
 				return ExitFailure
 			}
 		}
@@ -260,8 +262,9 @@ func (e env) run(args []string) int {
 	}
 	ctx, cancel, reload := signals()
 	defer cancel()
-	return runBounded(ctx, log, func() error {
-		return daemon.Run(ctx, cfg, daemon.Options{Path: cfg.Path(), Getenv: e.getenv, Logger: log, Reload: reload, Version: Version})
+	return runBounded(ctx, log, cfg.ShutdownGrace+StopGrace, func() error {
+		return daemon.Run(ctx, cfg, daemon.Options{Path: cfg.Path(), Getenv: e.getenv, Logger: log, Reload: reload, Version: Version,
+			ShutdownGrace: cfg.ShutdownGrace})
 	})
 }
 
@@ -292,7 +295,7 @@ func (e env) dev(args []string) int {
 	}
 	ctx, cancel, _ := signals()
 	defer cancel()
-	return runBounded(ctx, log, func() error {
+	return runBounded(ctx, log, daemon.ShutdownGrace+StopGrace, func() error {
 		return daemon.Dev(ctx, daemon.DevOptions{Listen: listen, OpsListen: ops, Logger: log, Stdout: e.stdout, Version: Version})
 	})
 }

@@ -26,6 +26,9 @@ const (
 	DefaultListen         = "127.0.0.1:8765"
 	DefaultLocalTokenFile = "/run/tc-credd/token"
 	DefaultSinkMode       = 0o600
+	// DefaultShutdownGrace is how long requests in flight may finish at a
+	// stop before their connections are closed.
+	DefaultShutdownGrace = 5 * time.Second
 )
 
 // Config is the whole file.
@@ -50,9 +53,12 @@ type Config struct {
 	Sinks            []Sink      `yaml:"sinks"`
 	Proxy            *Proxy      `yaml:"proxy"`
 	UnixSocket       string      `yaml:"unixSocket"`
-	Audit            Audit       `yaml:"audit"`
-	lines            map[string]int
-	path             string
+	// ShutdownGrace is how long requests in flight may finish at a stop
+	// (a proxied upload may need more than the default 5 s).
+	ShutdownGrace time.Duration `yaml:"shutdownGrace"`
+	Audit         Audit         `yaml:"audit"`
+	lines         map[string]int
+	path          string
 }
 
 // Credentials are tc-credd's own Taskcluster credentials.

@@ -99,6 +99,9 @@ func (c *Config) ApplyDefaults() {
 	if c.LogLevel == "" {
 		c.LogLevel = "info"
 	}
+	if c.ShutdownGrace == 0 {
+		c.ShutdownGrace = DefaultShutdownGrace
+	}
 	if c.LocalTokenMode == "" {
 		c.LocalTokenMode = "0600"
 	}
@@ -259,6 +262,9 @@ func (c *Config) Validate() (warnings []string, err error) {
 		d interface{ Seconds() float64 }
 	}{{"margins.aws", c.Margins.AWS}, {"margins.gcp", c.Margins.GCP}, {"margins.azure", c.Margins.Azure}, {"margins.sentry", c.Margins.Sentry}, {"margins.websocktunnel", c.Margins.Websocktunnel}, {"margins.github", c.Margins.GitHub}} {
 		v.margin(m.f, m.d)
+	}
+	if c.ShutdownGrace < 0 {
+		v.fail("shutdownGrace", ErrInvalid, "must not be negative (got %s)", c.ShutdownGrace)
 	}
 	seen := map[string]bool{}
 	v.sources(seen)

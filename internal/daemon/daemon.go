@@ -31,7 +31,7 @@ import (
 
 // ShutdownGrace bounds how long listeners wait for in-flight requests
 // before closing the connections that remain.
-const ShutdownGrace = 5 * time.Second
+const ShutdownGrace = config.DefaultShutdownGrace
 
 // Options configure Run.
 type Options struct {
@@ -243,8 +243,11 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	addrs := Addrs{Listen: d.main.addr, TokenFile: cfg.LocalTokenFile, UnixSocket: cfg.UnixSocket}
 	if d.proxyLn != nil {
 		addrs.Proxy = d.proxyLn.Addr().String()
-		h := d.proxyHandler(d.proxyLn)
-		g.Go(func() error { return metadata.Serve(gctx, metadata.NewServer(h), d.proxyLn, o.ShutdownGrace) })
+		srv := metadata.NewServer(d.proxyHandler(d.proxyLn))
+		// Artifact uploads and downloads stream for as long as they take:
+		// only the headers and idle connections have a deadline here.
+		srv.ReadTimeout, srv.WriteTimeout = 0, 0
+		g.Go(func() error { return metadata.Serve(gctx, srv, d.proxyLn, o.ShutdownGrace) })
 	}
 	if opsLn != nil {
 		addrs.OpsListen = opsLn.Addr().String()

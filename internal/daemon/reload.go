@@ -61,7 +61,7 @@ func (d *Daemon) reload(ctx context.Context) error {
 		old, new string
 	}{{"listen", prev.Listen, next.Listen}, {"opsListen", prev.OpsListen, next.OpsListen}, {"localTokenFile", prev.LocalTokenFile, next.LocalTokenFile},
 		{"unixSocket", prev.UnixSocket, next.UnixSocket}, {"audit", fmt.Sprint(prev.Audit), fmt.Sprint(next.Audit)},
-		{"proxy.listen", proxyListen(prev), proxyListen(next)}} {
+		{"proxy.listen", proxyListen(prev), proxyListen(next)}, {"shutdownGrace", prev.ShutdownGrace.String(), next.ShutdownGrace.String()}} {
 		if f.old != f.new {
 			d.log.Warn("config: "+f.name+" changed; it takes effect at the next restart", zap.String("running", f.old), zap.String("file", f.new))
 		}
