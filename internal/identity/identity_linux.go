@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -22,6 +23,11 @@ import (
 // looks for the process holding a socket, so that a host with a great
 // many open files cannot make a connection's first request slow.
 const maxFDLinks = 20000
+
+// scanning serialises the /proc scans of loopback TCP lookups: a burst of
+// new connections would otherwise scan the same tables side by side, all
+// their buffers alive at once, for no gain on a machine's few cores.
+var scanning sync.Mutex
 
 // Lookup asks the kernel who owns the peer of c: SO_PEERCRED for a Unix
 // socket, the socket tables for loopback TCP.
@@ -69,6 +75,8 @@ func tcpPeer(c *net.TCPConn) *Caller {
 		// The socket tables only describe this machine's sockets.
 		return unknown("not a loopback peer")
 	}
+	scanning.Lock()
+	defer scanning.Unlock()
 	uid, inode, ok := findSocket(r, l)
 	if !ok {
 		return unknown("the peer's socket is not in /proc/net/tcp or /proc/net/tcp6")
@@ -130,7 +138,6 @@ func scanTable(path, local, remote string) (uid int, inode uint64, ok bool) {
 	// only the one line that matches.
 	pair := []byte(local + " " + remote + " ")
 	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 64<<10)
 	for sc.Scan() {
 		line := sc.Bytes()
 		_, rest, found := bytes.Cut(line, []byte(": "))
