@@ -131,7 +131,10 @@ func (d *Daemon) reload(ctx context.Context) error {
 	d.watchFiles(next)
 	for name, l := range d.perSource {
 		if addr, ok := want[name]; !ok || !sameAddr(l.addr, addr) {
+			// Cancelled first, so Serve takes the closed listener for a stop;
+			// closed here, so the port is free when the reload returns.
 			l.cancel()
+			l.ln.Close()
 			delete(d.perSource, name)
 		}
 	}

@@ -92,13 +92,20 @@ func NewServer(h http.Handler) *http.Server {
 // Serve serves ln until ctx ends, then shuts down: requests in flight get
 // grace to finish, and connections still open after it are closed. A
 // client holding a connection open is the client's business, so that is
-// not an error: a reload or a stop never fails because of one.
+// not an error: a reload or a stop never fails because of one. Whoever
+// ends ctx may close ln at once, so that the port is free when it
+// returns: a listener closed after ctx ended is a stop, not a failure.
 func Serve(ctx context.Context, srv *http.Server, ln net.Listener, grace time.Duration) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	var serveErr error
+	returned := false
 	select {
-	case err := <-errc:
-		return fmt.Errorf("serve %s: %w", ln.Addr(), err)
+	case serveErr = <-errc:
+		if ctx.Err() == nil {
+			return fmt.Errorf("serve %s: %w", ln.Addr(), serveErr)
+		}
+		returned = true
 	case <-ctx.Done():
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), grace)
@@ -107,8 +114,11 @@ func Serve(ctx context.Context, srv *http.Server, ln net.Listener, grace time.Du
 		// Only the grace running out makes Shutdown fail here.
 		_ = srv.Close()
 	}
-	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("serve %s: %w", ln.Addr(), err)
+	if !returned {
+		serveErr = <-errc
+	}
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) && !errors.Is(serveErr, net.ErrClosed) {
+		return fmt.Errorf("serve %s: %w", ln.Addr(), serveErr)
 	}
 	return nil
 }
