@@ -38,13 +38,17 @@ type Config struct {
 	Capacity int
 	// RetryAfter is the Retry-After value the front sends with its 503s;
 	// 0 picks the rule docs/fleet.md gives: the whole fleet's sources
-	// divided by the capacity, in whole seconds.
+	// divided by the capacity, in whole seconds, from 30 s to 15 min.
 	RetryAfter time.Duration
 	// LimitDuringOutage is true when the limiter sits in front of what
 	// fails (an edge proxy), so it keeps answering 503 with Retry-After
 	// during the outage; false when it fails with the service and every
 	// request during the outage gets a 500.
 	LimitDuringOutage bool
+	// OutageRetryAfter, when set, makes the outage's answers 503 with
+	// this Retry-After, as a front that knows the service is down can
+	// send, instead of the failing service's 500.
+	OutageRetryAfter time.Duration
 	// After is how long to keep simulating after the outage.
 	After time.Duration
 	// Seed makes a run repeatable.
@@ -72,6 +76,10 @@ func (c *Config) Defaults() {
 	if c.Capacity > 0 && c.RetryAfter == 0 {
 		n := c.Hosts * c.SourcesPerHost
 		c.RetryAfter = time.Duration((n+c.Capacity-1)/c.Capacity) * time.Second
+		// Shorter than the clients' own pace with nothing to serve, a
+		// wait would bring them back sooner; longer than the bound, they
+		// would not honour it.
+		c.RetryAfter = min(max(c.RetryAfter, refresher.RecoveryRetry), authclient.MaxRetryAfter)
 	}
 }
 
@@ -79,7 +87,7 @@ func (c *Config) validate() error {
 	switch {
 	case c.Hosts < 1 || c.SourcesPerHost < 1:
 		return errors.New("fleet: hosts and sources per host must be at least 1")
-	case c.Outage < 0 || c.After <= 0 || c.Capacity < 0 || c.RetryAfter < 0:
+	case c.Outage < 0 || c.After <= 0 || c.Capacity < 0 || c.RetryAfter < 0 || c.OutageRetryAfter < 0:
 		return errors.New("fleet: outage, after, capacity and retry-after must not be negative")
 	}
 	for _, l := range c.Lifetimes {
@@ -154,6 +162,7 @@ type service struct {
 	capacity           int
 	limitDuringOutage  bool
 	retryAfter         string // the header value the front sends
+	outageRetryAfter   string // the same during the outage, if any
 	second             int64
 	admitted           int
 	seconds            []Second // from epoch
@@ -173,18 +182,26 @@ func (s *service) request(now time.Time, life time.Duration) (time.Time, error) 
 	down := !now.Before(s.outageFrom) && now.Before(s.outage)
 	if s.capacity > 0 && s.admitted >= s.capacity && (!down || s.limitDuringOutage) {
 		tally.Rejected++
-		// The client reads the header as it reads a real reply's.
-		wait, _ := authclient.ParseRetryAfter(s.retryAfter, now)
-		return time.Time{}, &authclient.Error{Route: "awsS3Credentials", StatusCode: http.StatusServiceUnavailable,
-			Message: "Service Unavailable", RetryAfter: wait}
+		return time.Time{}, busy(s.retryAfter, now)
 	}
 	s.admitted++
 	if down {
 		tally.Failed++
+		if s.outageRetryAfter != "" {
+			return time.Time{}, busy(s.outageRetryAfter, now)
+		}
 		return time.Time{}, errOutage
 	}
 	tally.OK++
 	return now.Add(life), nil
+}
+
+// busy is a 503 with a Retry-After header, as the client reads it from a
+// real reply.
+func busy(header string, now time.Time) error {
+	wait, _ := authclient.ParseRetryAfter(header, now)
+	return &authclient.Error{Route: "awsS3Credentials", StatusCode: http.StatusServiceUnavailable,
+		Message: "Service Unavailable", RetryAfter: wait}
 }
 
 // event is a source's next attempt, or (src < 0) a sample of the fleet.
@@ -234,9 +251,8 @@ func Run(c Config) (*Result, error) {
 	rng := rand.New(rand.NewPCG(c.Seed, c.Seed^0x5eed))
 	svc := &service{epoch: epoch, outageFrom: outageFrom, outage: outageTo, capacity: c.Capacity,
 		limitDuringOutage: c.LimitDuringOutage, second: -1}
-	if c.RetryAfter > 0 {
-		svc.retryAfter = strconv.Itoa(int(c.RetryAfter.Round(time.Second) / time.Second))
-	}
+	svc.retryAfter = seconds(c.RetryAfter)
+	svc.outageRetryAfter = seconds(c.OutageRetryAfter)
 	margin := refresher.DefaultMargin(refresher.AWS)
 
 	n := c.Hosts * c.SourcesPerHost
@@ -330,6 +346,14 @@ func Run(c Config) (*Result, error) {
 	}
 	res.Seconds = svc.seconds[first:last]
 	return res, nil
+}
+
+// seconds writes d as Retry-After delta-seconds; "" for none.
+func seconds(d time.Duration) string {
+	if d <= 0 {
+		return ""
+	}
+	return strconv.Itoa(int(d.Round(time.Second) / time.Second))
 }
 
 // tally returns the second at now, growing the record to reach it.

@@ -29,6 +29,9 @@ func (r *Result) Print(w io.Writer, every time.Duration) {
 		fmt.Fprintf(w, "service: %d requests/s, beyond that 503 with Retry-After: %d (%s)\n",
 			c.Capacity, int(c.RetryAfter/time.Second), where)
 	}
+	if c.OutageRetryAfter > 0 {
+		fmt.Fprintf(w, "during the outage the front answers 503 with Retry-After: %d\n", int(c.OutageRetryAfter/time.Second))
+	}
 	fmt.Fprintf(w, "requests: %s made by the sources, %s received by the service\n", thousands(r.Attempts), thousands(r.Requests))
 	fmt.Fprintf(w, "during the outage: %s requests, at most %d in one second\n", thousands(r.DuringOutage), r.PeakDuringOutage)
 	fmt.Fprintf(w, "after the outage: at most %d requests in one second (%s after it ended)", r.PeakAfter, r.PeakAfterAt)
