@@ -229,7 +229,8 @@ func (q *queue) Pop() any {
 	return e
 }
 
-// sample and outageEnd mark the queue's own events.
+// sample and ended mark the queue's own events: a minute's sample of
+// the fleet, and the end of the outage.
 const (
 	sample = -1
 	ended  = -2
