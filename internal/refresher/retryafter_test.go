@@ -25,6 +25,9 @@ func TestRetryAfterHoldsANewSource(t *testing.T) {
 		t.Fatalf("next attempt %s after the 503, want 120 s to 144 s", wait)
 	}
 	h.r.RetryFailing()
+	if got := h.state(awsSrc.Key()).NextRenewal; !got.Equal(st.NextRenewal) {
+		t.Fatalf("retry-at-once moved the attempt the service put off to %s (was %s)", got, st.NextRenewal)
+	}
 	h.advanceTo(t0.Add(119*time.Second), nil)
 	if n := h.fake.Calls("awsS3Credentials"); n != 1 {
 		t.Fatalf("%d requests within the 120 s asked for, want 1", n)
