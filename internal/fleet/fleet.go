@@ -12,6 +12,7 @@ import (
 	"container/heap"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"slices"
@@ -134,13 +135,13 @@ type Second struct {
 	Serving int
 }
 
-// Percentile returns the p-th percentile (0 < p ≤ 100) of the recovery
-// times, or 0 when no source lapsed.
+// Percentile returns the p-th percentile (0 < p ≤ 100, nearest rank) of
+// the recovery times, or 0 when no source lapsed.
 func (r *Result) Percentile(p float64) time.Duration {
 	if len(r.Recovery) == 0 {
 		return 0
 	}
-	i := int(float64(len(r.Recovery))*p/100+0.5) - 1
+	i := int(math.Ceil(float64(len(r.Recovery))*p/100)) - 1
 	return r.Recovery[min(max(i, 0), len(r.Recovery)-1)]
 }
 
