@@ -7,7 +7,7 @@ import (
 	"time"
 )
 
-// Print writes the run's summary, the table row and the request
+// Print writes the run's summary, its row of the fleet table and the request
 // rate over time, one row per every (and per 10 s for the first two
 // minutes after the outage, where the wave comes).
 func (r *Result) Print(w io.Writer, every time.Duration) {

@@ -102,7 +102,7 @@ func TestNextRetry(t *testing.T) {
 		min, max time.Duration
 		asked    time.Duration
 	}{
-		// Without Retry-After, the schedule issue 11 set.
+		// Without Retry-After: backoff, slow retry, recovery pace.
 		{"500, nothing served: recovery pace", busy(500, 0), 12, nil, 0.5, 24 * time.Second, 30 * time.Second, 0},
 		{"500, served long: full backoff", busy(500, 0), 12, held(time.Hour), 0.5, BackoffMax * 8 / 10, BackoffMax, 0},
 		{"401, served long: slow retry", refused, 1, held(time.Hour), 0.5, SlowRetry * 9 / 10, SlowRetry * 11 / 10, 0},
