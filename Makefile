@@ -63,6 +63,12 @@ image-name: ## print the image name `make image` builds
 bench: ## benchmark the IMDSv2 path against a bare net/http server and AEMM, and idle cost (installs wrk, AEMM)
 	bench/run.sh
 
+.PHONY: fleet
+fleet: ## simulate 10,000 hosts × 2 sources through a 1 h Auth outage, unlimited and at 300 req/s (FLEET= adds flags)
+	$(GO) run ./cmd/tc-credd-fleet $(FLEET)
+	@echo
+	$(GO) run ./cmd/tc-credd-fleet -capacity 300 $(FLEET)
+
 run: ## run the embedded demo (no Taskcluster needed)
 	$(GO) run ./cmd/tc-credd dev
 

@@ -223,7 +223,7 @@ func (c *Client) attempt(ctx context.Context, r Route, body []byte, out any) err
 		return &TransportError{Route: r.Name, Err: scrubURL(err)}
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return newAPIError(r, resp, data)
+		return newAPIError(r, resp, data, c.o.Now())
 	}
 	if out == nil || resp.StatusCode == http.StatusNoContent {
 		return nil

@@ -23,6 +23,10 @@ type Error struct {
 	// timestamp" it tells how far this machine's clock is off, which the
 	// service itself never says.
 	ServerTime time.Time
+	// RetryAfter is the wait a 429 or 503 reply asked for with its
+	// Retry-After header, bounded by MaxRetryAfter; 0 when it asked for
+	// none.
+	RetryAfter time.Duration
 }
 
 // ClockSkew returns how far local time (now) is ahead of the server's, for
@@ -207,11 +211,12 @@ func (e *Error) IncidentID() string {
 
 var incidentRe = regexp.MustCompile(`incidentId[":\s]+([0-9a-fA-F-]{8,})`)
 
-func newAPIError(r Route, resp *http.Response, data []byte) *Error {
+func newAPIError(r Route, resp *http.Response, data []byte, now time.Time) *Error {
 	e := &Error{Route: r.Name, StatusCode: resp.StatusCode}
 	if d, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
 		e.ServerTime = d
 	}
+	e.RetryAfter = retryAfterOf(resp, e.ServerTime, now)
 	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt == "application/json" {
 		var body struct {
 			Code    string `json:"code"`

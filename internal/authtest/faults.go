@@ -24,12 +24,16 @@ const (
 	Fault401
 	// Fault403 answers 403 InsufficientScopes.
 	Fault403
+	// Fault429 answers 429 as a rate-limiting proxy in front of the
+	// service would, with a text body: the service itself never sends it.
+	Fault429
 )
 
 type faultRule struct {
-	endpoint string // "" for any
-	fault    Fault
-	left     int // < 0: until cleared
+	endpoint   string // "" for any
+	fault      Fault
+	left       int    // < 0: until cleared
+	retryAfter string // a Retry-After header on the answer, if not ""
 }
 
 // InjectFault makes the next times calls to endpoint ("" for any) fail
@@ -39,6 +43,16 @@ func (s *Server) InjectFault(endpoint string, f Fault, times int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults = append(s.faults, &faultRule{endpoint: endpoint, fault: f, left: times})
+}
+
+// InjectRetryAfter is InjectFault with a Retry-After header (delta-seconds
+// or an HTTP-date, sent as given) on the answer, as the load balancer or
+// rate limiter in front of the service sends with a 429 or 503 when it is
+// configured to.
+func (s *Server) InjectRetryAfter(endpoint string, f Fault, retryAfter string, times int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = append(s.faults, &faultRule{endpoint: endpoint, fault: f, left: times, retryAfter: retryAfter})
 }
 
 // ClearFaults removes every fault rule and releases hung requests.
@@ -53,8 +67,8 @@ func (s *Server) ClearFaults() {
 // Hanging returns how many requests are held by FaultHang right now.
 func (s *Server) Hanging() int { return int(s.hanging.Load()) }
 
-// takeFault counts a call and returns the fault to apply, if any.
-func (s *Server) takeFault(endpoint string) (Fault, chan struct{}) {
+// takeFault counts a call and returns the rule to apply, if any.
+func (s *Server) takeFault(endpoint string) (*faultRule, chan struct{}) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.calls[endpoint]++
@@ -68,17 +82,21 @@ func (s *Server) takeFault(endpoint string) (Fault, chan struct{}) {
 				s.faults = append(s.faults[:i:i], s.faults[i+1:]...)
 			}
 		}
-		return f.fault, s.release
+		return f, s.release
 	}
-	return 0, s.release
+	return nil, s.release
 }
 
-// applyFault writes the fault's answer; it reports false for no fault.
-func (s *Server) applyFault(c *call, f Fault, release chan struct{}) bool {
-	w, r := c.w, c.r
-	switch f {
-	case 0:
+// applyFault writes the rule's answer; it reports false for no rule.
+func (s *Server) applyFault(c *call, rule *faultRule, release chan struct{}) bool {
+	if rule == nil {
 		return false
+	}
+	w, r := c.w, c.r
+	if rule.retryAfter != "" {
+		w.Header().Set("Retry-After", rule.retryAfter)
+	}
+	switch rule.fault {
 	case Fault500:
 		c.fail(http.StatusInternalServerError, "InternalServerError", "Internal Server Error, incidentId "+incidentID()+".")
 	case Fault503:
@@ -103,6 +121,10 @@ func (s *Server) applyFault(c *call, f Fault, release chan struct{}) bool {
 		c.fail(http.StatusUnauthorized, "AuthenticationFailed", "Unauthorized: Bad mac")
 	case Fault403:
 		c.fail(http.StatusForbidden, "InsufficientScopes", insufficientScopes("injected", "injected:fault-scope", "injected:fault-scope"))
+	case Fault429:
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(http.StatusTooManyRequests)
+		_, _ = w.Write([]byte("<html><head><title>429 Too Many Requests</title></head><body>429 Too Many Requests</body></html>"))
 	}
 	return true
 }

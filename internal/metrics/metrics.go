@@ -147,6 +147,8 @@ var (
 		"1 for the source's current status.", []string{"source", "status"}, nil)
 	descFailures = prometheus.NewDesc("tc_credd_consecutive_failures",
 		"Consecutive failed fetches per source.", []string{"source"}, nil)
+	descRetryAfter = prometheus.NewDesc("tc_credd_retry_after_seconds",
+		"The wait Taskcluster asked for with Retry-After (429 or 503) on the source's last failed fetch, bounded at 15 minutes; 0 when none.", []string{"source"}, nil)
 	descClientExpiry = prometheus.NewDesc("tc_credd_client_expiry_seconds",
 		"Seconds until tc-credd's own temporary Taskcluster credentials expire (negative when expired); absent for permanent ones.",
 		nil, nil)
@@ -157,7 +159,7 @@ type sourceCollector struct {
 }
 
 func (c *sourceCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRenewals, descExpiry, descStatus, descFailures, descUpstream} {
+	for _, d := range []*prometheus.Desc{descRenewals, descExpiry, descStatus, descFailures, descUpstream, descRetryAfter} {
 		ch <- d
 	}
 }
@@ -167,6 +169,7 @@ func (c *sourceCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descRenewals, prometheus.CounterValue, float64(s.Renewals), s.Key, "success")
 		ch <- prometheus.MustNewConstMetric(descRenewals, prometheus.CounterValue, float64(s.Failures), s.Key, "failure")
 		ch <- prometheus.MustNewConstMetric(descFailures, prometheus.GaugeValue, float64(s.ConsecutiveFailures), s.Key)
+		ch <- prometheus.MustNewConstMetric(descRetryAfter, prometheus.GaugeValue, s.RetryAfterSeconds, s.Key)
 		if s.Status == refresher.StatusOK || s.Status == refresher.StatusDegraded {
 			ch <- prometheus.MustNewConstMetric(descExpiry, prometheus.GaugeValue, float64(s.Expires.UnixMilli())/1000, s.Key)
 		}

@@ -87,3 +87,23 @@ func TestHandouts(t *testing.T) {
 		}
 	}
 }
+
+// TestRetryAfterGauge: the wait Taskcluster asked for is exported per
+// source, 0 when it asked for none.
+func TestRetryAfterGauge(t *testing.T) {
+	m := metrics.New(metrics.Options{States: func() []refresher.State {
+		return []refresher.State{
+			{Key: "aws/busy", Status: refresher.StatusPending, RetryAfterSeconds: 120},
+			{Key: "aws/calm", Status: refresher.StatusOK},
+		}
+	}})
+	out := scrape(t, m)
+	for _, want := range []string{
+		`tc_credd_retry_after_seconds{source="aws/busy"} 120`,
+		`tc_credd_retry_after_seconds{source="aws/calm"} 0`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}

@@ -27,7 +27,7 @@ func (r *Refresher) loop(ctx context.Context, e *entry) {
 		wake := e.nextAttempt
 		e.mu.Unlock()
 		if c := r.held(key); c != nil {
-			if u := usableUntil(c); u.After(now) && u.Before(wake) {
+			if u := UsableUntil(c); u.After(now) && u.Before(wake) {
 				wake = u
 			}
 		}
@@ -113,7 +113,7 @@ func (r *Refresher) attempt(ctx context.Context, e *entry) {
 		cred.Issued = now
 		e.renewAt = RenewAt(now, cred.Expires, e.src.margin(), r.o.Rand())
 		e.nextAttempt = e.renewAt
-		e.failures, e.lastErr, e.loggedErr = 0, nil, ""
+		e.failures, e.lastErr, e.loggedErr, e.retryAfter = 0, nil, "", 0
 		e.renewals++
 		r.store.Set(key, cred, gocache.NoExpiration)
 		r.publish(key, cred)
@@ -122,17 +122,9 @@ func (r *Refresher) attempt(ctx context.Context, e *entry) {
 		e.failTotal++
 		e.lastErr = err
 		permanent := isPermanent(err)
-		delay := retryDelay(e.failures, permanent, r.o.Rand())
-		if u := usableUntil(held).Sub(now); held != nil && u > 0 && u < delay {
-			// Try once more just before the last good credential stops
-			// being served, rather than sleeping past it.
-			delay = u
-		}
-		if !usableAt(held, now) {
-			// Nothing to serve: every client is failing, and one request
-			// per RecoveryRetry costs Taskcluster little.
-			delay = min(delay, recoveryDelay(r.o.Rand()))
-		}
+		next := NextRetry(now, err, e.failures, held, r.o.Rand)
+		delay := next.Wait
+		e.retryAfter = next.Asked
 		e.nextAttempt = now.Add(delay)
 		// Log the first failure of a run, and a refusal whenever its
 		// reason changes; the rest go to debug.
@@ -140,7 +132,7 @@ func (r *Refresher) attempt(ctx context.Context, e *entry) {
 		logNow := e.failures == 1 || (permanent && msg != e.loggedErr)
 		e.loggedErr = msg
 		failures := e.failures
-		fail = func() { r.logFailure(e.src, err, permanent, logNow, failures, delay) }
+		fail = func() { r.logFailure(e.src, err, permanent, logNow, failures, delay, next.Asked) }
 	}
 	e.mu.Unlock()
 	r.mu.Unlock()
@@ -191,9 +183,12 @@ func isPermanent(err error) bool {
 	return errors.As(err, &ae) && ae.StatusCode < 500 && ae.StatusCode != 429
 }
 
-func (r *Refresher) logFailure(s Source, err error, permanent, first bool, failures int, delay time.Duration) {
+func (r *Refresher) logFailure(s Source, err error, permanent, first bool, failures int, delay, asked time.Duration) {
 	fields := []zap.Field{zap.String("source", s.Key()), zap.String("what", s.Describe()), zap.String("error", errText(err)),
 		zap.Int("consecutiveFailures", failures), zap.Duration("retryIn", delay)}
+	if asked > 0 {
+		fields = append(fields, zap.Duration("retryAfter", asked))
+	}
 	if m := authclient.MissingScopes(err); len(m) > 0 {
 		fields = append(fields, zap.Strings("missingScopes", m))
 	}

@@ -66,7 +66,7 @@ func (r *Refresher) held(key string) *Credential {
 
 // usableAt reports whether c may be served at now.
 func usableAt(c *Credential, now time.Time) bool {
-	return c != nil && now.Before(usableUntil(c))
+	return c != nil && now.Before(UsableUntil(c))
 }
 
 // Ready reports whether every source holds a credential it may serve.

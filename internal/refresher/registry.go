@@ -81,6 +81,7 @@ type renewal struct {
 	nextAttempt time.Time
 	wakeAt      time.Time // when the sleeping loop means to look again
 	failures    int
+	retryAfter  time.Duration // the wait Taskcluster asked for on the last failure
 	lastErr     error
 	loggedErr   string
 	status      Status
@@ -296,14 +297,18 @@ func (r *Refresher) Run(ctx context.Context) error {
 
 // RetryFailing makes every source whose last fetch failed try again now,
 // rather than at its scheduled retry: the cause (the config, or
-// tc-credd's own credentials) may just have been fixed.
+// tc-credd's own credentials) may just have been fixed. A source that
+// Taskcluster asked to wait (Retry-After) keeps its wait.
 func (r *Refresher) RetryFailing() {
 	now := r.now()
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	for _, e := range r.entries {
 		e.mu.Lock()
-		failing := e.failures > 0 && e.nextAttempt.After(now)
+		// A wait Taskcluster asked for stands: it answered about its
+		// load, which new credentials or a new config do not lighten,
+		// and a fleet rotating credentials together would return at once.
+		failing := e.failures > 0 && e.retryAfter == 0 && e.nextAttempt.After(now)
 		if failing {
 			e.nextAttempt = now
 		}

@@ -1,6 +1,10 @@
 package refresher
 
-import "time"
+import (
+	"time"
+
+	"github.com/taskcluster/tc-credd/internal/authclient"
+)
 
 // MaxJitter is the largest share of a credential's lifetime by which its
 // renewal is moved earlier, so that daemons started together spread out.
@@ -37,7 +41,7 @@ func RenewAt(issued, expires time.Time, margin time.Duration, jitter float64) ti
 
 // usableUntil is when a credential stops being served: the kind's floor
 // before expiry, but never more than a quarter of a short lifetime.
-func usableUntil(c *Credential) time.Time {
+func UsableUntil(c *Credential) time.Time {
 	if c == nil {
 		return time.Time{}
 	}
@@ -77,4 +81,77 @@ func retryDelay(n int, permanent bool, jitter float64) time.Duration {
 		d = BackoffMax
 	}
 	return min(time.Duration(float64(d)*(0.8+0.4*jitter)), BackoffMax)
+}
+
+// Retry is the schedule after a failed attempt.
+type Retry struct {
+	// Wait is how long to wait before the next attempt.
+	Wait time.Duration
+	// Asked is the wait the service asked for with Retry-After, bounded;
+	// 0 when it asked for none.
+	Asked time.Duration
+}
+
+// NextRetry decides when to try again after an attempt at now failed with
+// err, the failures-th failure in a row; held is the credential still
+// stored (nil if none), servable or not, and rnd draws jitter in [0,1).
+// It depends on nothing else, so the daemon's loop and the fleet
+// simulator schedule by the same rule.
+//
+// Without Retry-After: the backoff of retryDelay, but one attempt just as
+// the held credential stops being served rather than sleeping past it,
+// and at most RecoveryRetry apart while nothing is servable.
+//
+// With Retry-After on a 429 or 503, the service's wait replaces all of
+// that, in both directions: sooner than a long backoff or the slow retry
+// of a refusal, and later than RecoveryRetry even with nothing to serve,
+// because the service knows its load and the fleet's size and a client
+// does not. The wait is jittered later (retryAfterDelay) so a fleet told
+// the same value spreads out. One exception protects the clients: the
+// jitter never carries a wait past the moment the held credential stops
+// being served; if the service's own value runs past it, that was the
+// service's choice and it is honoured.
+func NextRetry(now time.Time, err error, failures int, held *Credential, rnd func() float64) Retry {
+	served := UsableUntil(held).Sub(now)
+	if held == nil || served < 0 {
+		served = 0
+	}
+	if asked := authclient.RetryAfter(err); asked > 0 {
+		wait := retryAfterDelay(asked, rnd())
+		if asked <= served && wait > served {
+			wait = served
+		}
+		return Retry{Wait: wait, Asked: asked}
+	}
+	delay := retryDelay(failures, isPermanent(err), rnd())
+	if served > 0 && served < delay {
+		// Try once more just before the last good credential stops
+		// being served, rather than sleeping past it.
+		delay = served
+	}
+	if served == 0 {
+		// Nothing to serve: every client is failing, and one request
+		// per RecoveryRetry costs Taskcluster little.
+		delay = min(delay, recoveryDelay(rnd()))
+	}
+	return Retry{Wait: delay}
+}
+
+// RetryAfterSpread is how much later than asked a Retry-After wait may
+// end, as a share of the wait: a fleet told "60" returns over 12 s, not
+// in one second.
+const RetryAfterSpread = 0.20
+
+// retryAfterDelay jitters the service's wait later by up to
+// RetryAfterSpread of it, never sooner than asked. Near the bound, where
+// the wait would pass MaxRetryAfter, the window ends at the bound
+// instead, so that even a fleet told a wait above it spreads out.
+// jitter is in [0,1).
+func retryAfterDelay(asked time.Duration, jitter float64) time.Duration {
+	span := time.Duration(float64(asked) * RetryAfterSpread)
+	lo := asked
+	if lo+span > authclient.MaxRetryAfter {
+		lo = authclient.MaxRetryAfter - span
+	}
+	return lo + time.Duration(jitter*float64(span))
 }

@@ -40,6 +40,10 @@ type State struct {
 	LastError           string    `json:"lastError,omitempty"`
 	MissingScopes       []string  `json:"missingScopes,omitempty"`
 	ConsecutiveFailures int       `json:"consecutiveFailures"`
+	// RetryAfterSeconds is the wait Taskcluster asked for with
+	// Retry-After on the last failed fetch (bounded at 15 minutes); the
+	// jittered end of the wait is NextRenewal. 0 when it asked for none.
+	RetryAfterSeconds float64 `json:"retryAfterSeconds,omitempty"`
 	// UpstreamCalls counts the HTTP requests sent to Taskcluster, and
 	// UpstreamRequests the same by status code ("network" or "timeout"
 	// when there was no reply).
@@ -71,7 +75,7 @@ func (e *entry) state(c *Credential, now time.Time) State {
 	defer e.mu.Unlock()
 	s := State{
 		Key: e.src.Key(), Kind: e.src.Kind, Name: e.src.Name, Description: e.src.Describe(),
-		Status: e.statusAt(c, now), ConsecutiveFailures: e.failures,
+		Status: e.statusAt(c, now), ConsecutiveFailures: e.failures, RetryAfterSeconds: e.retryAfter.Seconds(),
 		UpstreamCalls: e.calls, UpstreamRequests: maps.Clone(e.codes), Renewals: e.renewals, Failures: e.failTotal,
 	}
 	if c != nil {
