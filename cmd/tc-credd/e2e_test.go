@@ -23,6 +23,7 @@ import (
 
 	"github.com/taskcluster/tc-credd/internal/authtest"
 	"github.com/taskcluster/tc-credd/internal/cli"
+	credd "github.com/taskcluster/tc-credd/internal/daemon"
 	"github.com/taskcluster/tc-credd/internal/sdktest"
 )
 
@@ -425,6 +426,9 @@ func TestStopWithIdleConnections(t *testing.T) {
 	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
+	// The daemon's own bound: the grace for requests in flight, then the
+	// rest of the stop.
+	bound := credd.ShutdownGrace + cli.StopGrace
 	exited := make(chan error, 1)
 	go func() { exited <- d.cmd.Wait() }()
 	select {
@@ -432,8 +436,10 @@ func TestStopWithIdleConnections(t *testing.T) {
 		if err != nil {
 			t.Fatalf("exit with idle connections open: %v", err)
 		}
-	case <-time.After(cli.StopGrace):
-		t.Fatalf("still running %s after SIGTERM", cli.StopGrace)
+	case <-time.After(bound):
+		_ = d.cmd.Process.Kill()
+		<-exited
+		t.Fatalf("still running %s after SIGTERM", bound)
 	}
 	d.waitLog(t, "tc-credd stopped")
 }
