@@ -127,6 +127,9 @@ paired() { # column other-name -> median of tc-credd/other per round
 }
 r_p99=$(paired 4 baseline); r_rps=$(paired 2 aemm); r_brps=$(paired 2 baseline)
 b_rss=$(rss_kib "$base"); a_rss=$(rss_kib "$aemm"); c_rss=$(rss_kib "$credd")
+# What the peak is made of: pages of the executable (shared with the page
+# cache) and the process's own memory, as they stand after the load.
+c_anon=$(awk '/RssAnon/ {print $2}' "/proc/$credd/status"); c_file=$(awk '/RssFile/ {print $2}' "/proc/$credd/status")
 docsize=$(wc -c <"$work/doc.json")
 mib() { awk -v k="$1" 'BEGIN{printf "%.1f", k/1024}'; }
 ratio() { awk -v a="$1" -v b="${2:-1}" 'BEGIN{printf "%.2f ×", a/b}'; }
@@ -153,6 +156,9 @@ AEMM's $(wc -c <"$work/aemm.json") bytes. Targets are judged on the median of pe
 | throughput ≥ 1.0 × AEMM | $(ratio "$r_rps") (ratio of medians $(ratio "$c_rps" "$a_rps")); $(ratio "$r_brps") of bare | $(atleast "$r_rps" 1.0) |
 | peak RSS ≤ 20 MiB | $(mib "$c_rss") MiB | $(atleast $((20 * 1024)) "$c_rss") |
 | idle ≤ 1 context switch/s | $c_idle over ${IDLE} s | $(atleast 1 "$c_idle") |
+
+tc-credd's resident memory after the load: $(mib "$c_anon") MiB its own (RssAnon), $(mib "$c_file") MiB pages of its
+executable and other files, shared with the page cache (RssFile).
 
 Access log: $lines lines for the credential route, $requests requests that wrk saw completed
 (wrk stops without counting the answers still in flight, at most $CONNS per run).
