@@ -50,6 +50,10 @@ type Options struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Jitter returns a value in [0,1); defaults to math/rand/v2.
 	Jitter func() float64
+	// Observe, when set, is told of every HTTP request sent: the API
+	// method's name, the reply's status (0 when there was none) and how
+	// long the exchange took, body included.
+	Observe func(endpoint string, status int, elapsed time.Duration)
 }
 
 // Client calls the Auth service. It is safe for concurrent use.
@@ -213,12 +217,15 @@ func (c *Client) attempt(ctx context.Context, r Route, body []byte, out any) err
 		}
 		req.Header.Set("Authorization", h)
 	}
+	sent := time.Now()
 	resp, err := c.o.HTTPClient.Do(req)
 	if err != nil {
+		c.observe(r, 0, sent)
 		return &TransportError{Route: r.Name, Err: scrubURL(err)}
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
+	c.observe(r, resp.StatusCode, sent)
 	if err != nil {
 		return &TransportError{Route: r.Name, Err: scrubURL(err)}
 	}
@@ -233,6 +240,14 @@ func (c *Client) attempt(ctx context.Context, r Route, body []byte, out any) err
 		return &MalformedResponseError{Route: r.Name, Status: resp.StatusCode}
 	}
 	return nil
+}
+
+// observe reports one exchange to Options.Observe. Its duration is on the
+// real clock: it measures the network, not the schedule.
+func (c *Client) observe(r Route, status int, sent time.Time) {
+	if c.o.Observe != nil {
+		c.o.Observe(r.Name, status, time.Since(sent))
+	}
 }
 
 // scrubURL drops the URL from a *url.Error: a request URL carries no

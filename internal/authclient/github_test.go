@@ -64,3 +64,37 @@ func TestGitHubRepoToken(t *testing.T) {
 		}
 	}
 }
+
+// Observe hears of every HTTP request sent, with the reply's status, or 0
+// when there was none.
+func TestObserveEveryRequest(t *testing.T) {
+	e := newEnv(t, authtest.Options{})
+	tok := e.fake.AddClient("c", "auth:sentry:*")
+	type seen struct {
+		endpoint string
+		status   int
+	}
+	var got []seen
+	c := e.client(t, &hawk.Credentials{ClientID: "c", AccessToken: tok}, func(o *authclient.Options) {
+		o.Retries = -1
+		o.Observe = func(endpoint string, status int, elapsed time.Duration) {
+			if elapsed <= 0 {
+				t.Errorf("%s: elapsed %s", endpoint, elapsed)
+			}
+			got = append(got, seen{endpoint, status})
+		}
+	})
+	ctx := context.Background()
+	if _, err := c.SentryDSN(ctx, "p"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.GCPCredentials(ctx, "tc-credd-dev", "x@tc-credd-dev.iam.gserviceaccount.com"); err == nil {
+		t.Fatal("gcpCredentials without the scope succeeded")
+	}
+	e.srv.Close()
+	_, _ = c.SentryDSN(ctx, "p")
+	want := []seen{{"sentryDSN", 200}, {"gcpCredentials", 403}, {"sentryDSN", 0}}
+	if !slices.Equal(got, want) {
+		t.Fatalf("observed %v, want %v", got, want)
+	}
+}

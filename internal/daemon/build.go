@@ -86,16 +86,17 @@ func NewAuthClient(c *config.Config) (*authclient.Client, status.Client, error) 
 	if err != nil {
 		return nil, status.Client{}, err
 	}
-	return cr.client(0)
+	return cr.client(0, nil)
 }
 
 // client builds an Auth client; retries as in authclient.Options.
-func (cr Credentials) client(retries int) (*authclient.Client, status.Client, error) {
+// observe, when set, is told of every request the client sends.
+func (cr Credentials) client(retries int, observe func(endpoint string, status int, elapsed time.Duration)) (*authclient.Client, status.Client, error) {
 	creds, err := cr.hawk()
 	if err != nil {
 		return nil, status.Client{}, err
 	}
-	ac, err := authclient.New(authclient.Options{RootURL: cr.RootURL, Credentials: creds, Retries: retries})
+	ac, err := authclient.New(authclient.Options{RootURL: cr.RootURL, Credentials: creds, Retries: retries, Observe: observe})
 	if err != nil {
 		return nil, status.Client{}, err
 	}

@@ -46,7 +46,7 @@ func (d *Daemon) useCredentials(cr Credentials) (bool, error) {
 	if d.client.Load() != nil && cr.Equal(d.own.creds) {
 		return false, nil
 	}
-	ac, cl, err := cr.client(-1)
+	ac, cl, err := cr.client(-1, d.observeUpstream)
 	if err != nil {
 		return false, err
 	}
@@ -173,4 +173,10 @@ func (d *Daemon) credentialFilesChanged() {
 		d.log.Info(msgCredsChanged, zap.String("why", "a credential file changed"))
 		d.r.RetryFailing()
 	}
+}
+
+// observeUpstream times the refresher's requests to Taskcluster in the
+// metrics. The refresher sends none before the metrics exist.
+func (d *Daemon) observeUpstream(endpoint string, status int, elapsed time.Duration) {
+	d.metrics.ObserveUpstream(endpoint, status, elapsed)
 }

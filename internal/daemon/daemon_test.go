@@ -494,7 +494,8 @@ func TestStatusPageShowsDaemon(t *testing.T) {
 	}
 	_, metrics := get(t, "http://"+f.addrs.OpsListen+"/metrics", nil)
 	for _, want := range []string{`tc_credd_build_info{goversion=`, `version="v9.8.7"} 1`, `tc_credd_reloads_total{outcome="failure"} 1`,
-		`tc_credd_reloads_total{outcome="success"} 1`, "tc_credd_last_reload_successful 1"} {
+		`tc_credd_reloads_total{outcome="success"} 1`, "tc_credd_last_reload_successful 1",
+		`tc_credd_upstream_request_duration_seconds_count{endpoint="sentryDSN"} `} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %q", want)
 		}

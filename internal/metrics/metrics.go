@@ -25,6 +25,7 @@ type Metrics struct {
 	requests *prometheus.CounterVec
 	latency  *prometheus.HistogramVec
 	reloads  *prometheus.CounterVec
+	upstream *prometheus.HistogramVec
 	handouts *prometheus.CounterVec
 	byUID    *prometheus.CounterVec // nil unless Options.UIDLabels
 }
@@ -66,6 +67,13 @@ func New(o Options) *Metrics {
 			Help:    "Time to answer an HTTP request, by route.",
 			Buckets: []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1, 0.3, 1},
 		}, []string{"route"}),
+		upstream: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "tc_credd_upstream_request_duration_seconds",
+			Help: "Time of each HTTP request to Taskcluster's Auth service, by API method (endpoint).",
+			// From a nearby deployment's tens of milliseconds to the
+			// request timeout.
+			Buckets: []float64{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30},
+		}, []string{"endpoint"}),
 		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tc_credd_reloads_total",
 			Help: "Configuration reloads, by outcome (success or failure).",
@@ -94,7 +102,7 @@ func New(o Options) *Metrics {
 	// Both outcomes exist from the start, so a rate over them is defined.
 	m.reloads.WithLabelValues("success")
 	m.reloads.WithLabelValues("failure")
-	reg.MustRegister(m.requests, m.latency, m.reloads, buildInfo,
+	reg.MustRegister(m.requests, m.latency, m.reloads, m.upstream, buildInfo,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if o.States != nil {
 		reg.MustRegister(&sourceCollector{states: o.States})
@@ -120,6 +128,12 @@ func (m *Metrics) ObserveHandout(source, protocol, outcome string, uid int) {
 	if m.byUID != nil {
 		m.byUID.WithLabelValues(source, outcome, strconv.Itoa(uid)).Inc()
 	}
+}
+
+// ObserveUpstream records one request to the Auth service; the status is
+// in tc_credd_upstream_requests_total, per source.
+func (m *Metrics) ObserveUpstream(endpoint string, _ int, elapsed time.Duration) {
+	m.upstream.WithLabelValues(endpoint).Observe(elapsed.Seconds())
 }
 
 // ObserveReload counts a reload by outcome.

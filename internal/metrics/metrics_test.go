@@ -107,3 +107,19 @@ func TestRetryAfterGauge(t *testing.T) {
 		}
 	}
 }
+
+func TestUpstreamLatency(t *testing.T) {
+	m := metrics.New(metrics.Options{Clock: clock.NewFake(time.Unix(0, 0))})
+	m.ObserveUpstream("awsS3Credentials", 200, 40*time.Millisecond)
+	m.ObserveUpstream("awsS3Credentials", 0, 3*time.Second)
+	out := scrape(t, m)
+	for _, want := range []string{
+		`tc_credd_upstream_request_duration_seconds_bucket{endpoint="awsS3Credentials",le="0.05"} 1`,
+		`tc_credd_upstream_request_duration_seconds_bucket{endpoint="awsS3Credentials",le="5"} 2`,
+		`tc_credd_upstream_request_duration_seconds_count{endpoint="awsS3Credentials"} 2`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
