@@ -36,7 +36,7 @@ const (
 	API  = "api" // the JSON API and AWS container credentials
 	Sink = "sink"
 	// Proxy is a request signed and forwarded for a caller; its source is
-	// "proxy/<service>".
+	// "proxy", its path names the service.
 	Proxy = "proxy"
 )
 

@@ -72,7 +72,7 @@ func TestProxyPolicyAcrossUsers(t *testing.T) {
 			continue
 		}
 		switch {
-		case e.Outcome == audit.Served && e.Caller.UID == uidA && e.Caller.PID == a.PID && e.Source == "proxy/auth" &&
+		case e.Outcome == audit.Served && e.Caller.UID == uidA && e.Caller.PID == a.PID && e.Source == "proxy" &&
 			e.Method == "GET" && e.Path == "/api/auth/v1/scopes/current" && e.Status == 200:
 			served++
 		case e.Outcome == audit.Refused && e.Caller.UID == uidB && e.Caller.PID == b.PID:
@@ -83,5 +83,36 @@ func TestProxyPolicyAcrossUsers(t *testing.T) {
 	}
 	if served != 1 || refused != 1 {
 		t.Fatalf("audit: %d served, %d refused proxy events, want 1 each:\n%s", served, refused, data)
+	}
+}
+
+// The proxy listener has the other listeners' checks: a Host that is not
+// this machine's (DNS rebinding) or a forwarded request is refused before
+// anything reaches Taskcluster.
+func TestProxyListenerChecks(t *testing.T) {
+	f := startWith(t, "", startOpts{
+		prepare: func(f *fixture) {
+			f.fake.SetClientScopes("d", "auth:sentry:*", "auth:current-scopes")
+		},
+		extra: func(f *fixture) string {
+			return fmt.Sprintf("proxy:\n  listen: 127.0.0.1:0\n  policies:\n    - allow: {uids: [%d]}\n      scopes: [auth:current-scopes]\n", os.Getuid())
+		},
+	})
+	url := "http://" + f.addrs.Proxy + "/api/auth/v1/scopes/current"
+	if st, body := get(t, url, nil); st != 200 {
+		t.Fatalf("an admitted caller: %d %s", st, body)
+	}
+	before := f.fake.Calls("currentScopes")
+	for name, hdr := range map[string]map[string]string{
+		"rebound Host":    {"Host": "evil.example"},
+		"another port":    {"Host": "127.0.0.1:1"},
+		"X-Forwarded-For": {"X-Forwarded-For": "203.0.113.9"},
+	} {
+		if st, body := get(t, url, hdr); st != 403 {
+			t.Errorf("%s: %d %s, want 403", name, st, body)
+		}
+	}
+	if n := f.fake.Calls("currentScopes") - before; n != 0 {
+		t.Errorf("refused requests reached Taskcluster %d times", n)
 	}
 }

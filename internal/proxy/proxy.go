@@ -129,6 +129,14 @@ type targetKey struct{}
 // segment.
 func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Taskcluster-Proxy-Version", p.o.Version)
+	_, xff := r.Header["X-Forwarded-For"]
+	_, fwd := r.Header["Forwarded"]
+	if xff || fwd {
+		// A request that came through another proxy may be an SSRF's: the
+		// credential listeners refuse it too.
+		http.Error(w, "tc-credd proxy: forbidden: forwarded request", http.StatusForbidden)
+		return
+	}
 	if r.Header.Get("Authorization") != "" {
 		// The caller's own credentials would be replaced unseen, or worse,
 		// forwarded: refuse, so a misconfigured client learns it.
@@ -170,8 +178,9 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// apiPath is the root-URL form, /api/<service>/<version>/<path>.
-var apiPath = regexp.MustCompile(`^/api/([^/]+)/([^/]+)/(.*)$`)
+// apiPath is the root-URL form, /api/<service>/<version>/<path>. Service
+// names are Taskcluster's: lowercase words and dashes.
+var apiPath = regexp.MustCompile(`^/api/([a-z][a-z0-9-]*)/(v[0-9]+)/(.*)$`)
 
 // shortcut is the older form, /<service>/<version>/<path>, where service
 // is a Taskcluster service name. taskcluster-proxy also forwards to any

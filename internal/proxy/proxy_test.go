@@ -181,7 +181,8 @@ func TestRequestBodyAndQueryPassThrough(t *testing.T) {
 }
 
 // A large body streams to the service: it arrives whole, with the
-// signature, and hop-by-hop and forwarding headers are not passed on.
+// signature; hop-by-hop headers are not passed on, and the proxy adds no
+// forwarding headers of its own.
 func TestStreamsBodiesAndDropsHopByHop(t *testing.T) {
 	d := newDeployment(t)
 	p, _ := d.proxy(t, nil)
@@ -190,7 +191,6 @@ func TestStreamsBodiesAndDropsHopByHop(t *testing.T) {
 	req.ContentLength = size
 	req.Header.Set("Connection", "X-Hop")
 	req.Header.Set("X-Hop", "should-not-pass")
-	req.Header.Set("X-Forwarded-For", "203.0.113.1")
 	req.Header.Set("X-Custom", "passes")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -204,7 +204,7 @@ func TestStreamsBodiesAndDropsHopByHop(t *testing.T) {
 	if up.bytes != size {
 		t.Fatalf("service received %d bytes, want %d", up.bytes, size)
 	}
-	if up.header.Get("X-Hop") != "" || up.header.Get("X-Forwarded-For") != "" || up.header.Get("X-Custom") != "passes" {
+	if up.header.Get("X-Hop") != "" || up.header.Get("X-Forwarded-For") != "" || up.header.Get("Forwarded") != "" || up.header.Get("X-Custom") != "passes" {
 		t.Fatalf("forwarded headers: %v", up.header)
 	}
 	if !strings.HasPrefix(up.header.Get("Authorization"), `Hawk id="credd"`) {
@@ -245,6 +245,8 @@ func TestRefusals(t *testing.T) {
 		{map[string]string{"X-Test-Caller": "stranger"}, 403, "no proxy policy admits uid 1234"},
 		{map[string]string{"X-Test-Caller": "unknown"}, 403, "cannot tell who is calling"},
 		{map[string]string{"Authorization": "Hawk id=\"mine\""}, 400, "send no Authorization header"},
+		{map[string]string{"X-Forwarded-For": "203.0.113.9"}, 403, "forwarded request"},
+		{map[string]string{"Forwarded": "for=203.0.113.9"}, 403, "forwarded request"},
 	} {
 		req, _ := http.NewRequest(http.MethodGet, p.URL+"/api/auth/v1/scopes/current", nil)
 		for k, v := range c.hdr {
@@ -273,6 +275,12 @@ func TestRefusals(t *testing.T) {
 	// credentials go to its own deployment only.
 	if st, _, _ := getJSON(t, p.URL+"/evil.example/v1/x", nil); st != 404 {
 		t.Errorf("a hostname path: %d, want 404", st)
+	}
+	// A service name is Taskcluster's kind: lowercase words and dashes.
+	for _, path := range []string{"/api/Auth/v1/scopes/current", "/api/a%2Fb/v1/x", "/api/auth/version1/x"} {
+		if st, _, _ := getJSON(t, p.URL+path, nil); st != 404 {
+			t.Errorf("%s: %d, want 404", path, st)
+		}
 	}
 }
 
@@ -310,7 +318,12 @@ func TestBewit(t *testing.T) {
 			t.Errorf("bewit for %q: %d, want 400", bad, resp.StatusCode)
 		}
 	}
-	if resp, err := client.Get(p.URL + "/bewit"); err != nil || resp.StatusCode != 405 {
-		t.Errorf("GET /bewit: %v %v", resp.StatusCode, err)
+	resp, err = client.Get(p.URL + "/bewit")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 405 {
+		t.Errorf("GET /bewit: %d, want 405", resp.StatusCode)
 	}
 }
