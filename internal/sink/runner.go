@@ -2,6 +2,7 @@ package sink
 
 import (
 	"context"
+	"errors"
 	"github.com/taskcluster/tc-credd/internal/logging"
 	"github.com/taskcluster/tc-credd/internal/status"
 	"sync"
@@ -30,6 +31,9 @@ type sinkState struct {
 	state    State
 	failures int       // consecutive
 	retryAt  time.Time // zero unless a failed write waits for a retry
+	// commandPending: the file was written but its command failed, so the
+	// retry runs the command even though the file is current.
+	commandPending bool
 }
 
 // Runner feeds refresher events to a set of sinks, and retries failed
@@ -194,9 +198,13 @@ func (r *Runner) writeAll(ctx context.Context, pick func(*sinkState) bool) {
 			r.mu.Unlock()
 			continue
 		}
-		wrote, err := s.sink.Write(ctx, c, r.log)
+		r.mu.Lock()
+		pending := s.commandPending
+		r.mu.Unlock()
+		wrote, err := s.sink.Write(ctx, c, r.log, pending)
 		r.record(s, wrote, err)
-		if wrote && err == nil && r.audit != nil {
+		// The file is handed out once written, whatever its command did.
+		if wrote && r.audit != nil {
 			r.audit.SinkWritten(s.sink.Path, s.sink.Source.Key(), c)
 		}
 	}
@@ -209,6 +217,13 @@ func (r *Runner) record(s *sinkState, wrote bool, err error) {
 	defer r.mu.Unlock()
 	if wrote {
 		s.state.Writes++
+	}
+	var ce *CommandError
+	switch {
+	case err == nil:
+		s.commandPending = false
+	case errors.As(err, &ce):
+		s.commandPending = true
 	}
 	if err == nil {
 		s.state.LastWrite, s.state.LastError = now, ""

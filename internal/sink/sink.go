@@ -61,9 +61,11 @@ func (s *Sink) Render(c *refresher.Credential) ([]byte, error) {
 }
 
 // Write renders c into the file if its content changed, then runs the
-// command. A render or write failure leaves the old file untouched. It
-// reports whether it wrote.
-func (s *Sink) Write(ctx context.Context, c *refresher.Credential, log *zap.Logger) (bool, error) {
+// command; with commandPending it runs the command even when the file was
+// already current (its last run failed). A render or write failure leaves
+// the old file untouched. It reports whether it wrote the file; a failed
+// command is a *CommandError.
+func (s *Sink) Write(ctx context.Context, c *refresher.Credential, log *zap.Logger, commandPending bool) (bool, error) {
 	data, err := s.Render(c)
 	if err != nil {
 		return false, err
@@ -73,12 +75,14 @@ func (s *Sink) Write(ctx context.Context, c *refresher.Credential, log *zap.Logg
 		mode = 0o600
 	}
 	wrote, err := atomicfile.WriteIfChanged(s.Path, data, mode)
-	if err != nil || !wrote {
+	if err != nil {
 		return false, err
 	}
-	log.Info("sink written", zap.String(logging.KeySource, s.Source.Key()), zap.String(logging.KeyPath, s.Path), zap.Time(logging.KeyExpires, c.Expires))
-	if len(s.Command) == 0 {
-		return true, nil
+	if wrote {
+		log.Info("sink written", zap.String(logging.KeySource, s.Source.Key()), zap.String(logging.KeyPath, s.Path), zap.Time(logging.KeyExpires, c.Expires))
+	}
+	if len(s.Command) == 0 || (!wrote && !commandPending) {
+		return wrote, nil
 	}
 	cctx, cancel := context.WithTimeout(ctx, CommandTimeout)
 	defer cancel()
@@ -87,10 +91,23 @@ func (s *Sink) Write(ctx context.Context, c *refresher.Credential, log *zap.Logg
 	// The command's output is not logged: a reload script may echo the
 	// file it was told about.
 	if err := cmd.Run(); err != nil {
-		return true, fmt.Errorf("sink %s: command %s: %w", s.Path, s.Command[0], err)
+		return wrote, &CommandError{Path: s.Path, Command: s.Command[0], Err: err}
 	}
-	return true, nil
+	return wrote, nil
 }
+
+// CommandError is a sink command that failed after its file was written:
+// the command is run again at the next retry, file changed or not.
+type CommandError struct {
+	Path, Command string
+	Err           error
+}
+
+func (e *CommandError) Error() string {
+	return fmt.Sprintf("sink %s: command %s: %v", e.Path, e.Command, e.Err)
+}
+
+func (e *CommandError) Unwrap() error { return e.Err }
 
 // CheckFolder reports whether this user can create files in the folder
 // of path, by creating one and removing it: permission bits alone do not

@@ -296,3 +296,31 @@ func TestWritesAreAudited(t *testing.T) {
 		t.Fatalf("%d audit events after a reload that wrote nothing, want 1", n)
 	}
 }
+
+// A command that fails after its file was written runs again at the
+// retry, although the file is then current; the sink is healthy only once
+// it has succeeded, and the write was audited all the same.
+func TestFailedCommandRunsAgain(t *testing.T) {
+	dir := t.TempDir()
+	path, flag, done := filepath.Join(dir, "sentry.env"), filepath.Join(dir, "flag"), filepath.Join(dir, "done")
+	a := &recorder{}
+	e, run := startAudited(t, []sink.Sink{{Source: sentrySrc, Path: path, Format: sink.Env,
+		Command: []string{"sh", "-c", "test -e " + flag + " && touch " + done}}}, a)
+	waitFor(t, "the failed command in the sink's state", func() bool {
+		return len(run.States()) == 1 && strings.Contains(run.States()[0].LastError, "command sh")
+	})
+	if read(path) == "" || a.count() != 1 {
+		t.Fatalf("the file was not written, or its write not audited (%d events)", a.count())
+	}
+	if err := os.WriteFile(flag, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.clk.Add(sink.RetryBase)
+	waitFor(t, "the command run again at the retry", func() bool { return fileExists(done) })
+	waitFor(t, "the sink healthy", func() bool { return run.States()[0].LastError == "" })
+	if st := run.States()[0]; st.Writes != 1 {
+		t.Fatalf("the retry rewrote a current file: %+v", st)
+	}
+}
+
+func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
