@@ -213,15 +213,21 @@ func (t *Trail) Keep(e Event) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.f == nil {
-		return
+		// The file could not be opened again after a failure: try once
+		// more for every event, so the trail resumes when it can.
+		if err := t.open(); err != nil {
+			t.o.Logger.Error("audit event not written: the audit file cannot be opened", zap.String(logging.KeyPath, t.o.File), zap.Error(err))
+			return
+		}
 	}
 	if t.size > 0 && t.size+int64(len(line)) > t.o.MaxBytes {
 		if err := t.rotate(); err != nil {
 			t.o.Logger.Error("audit file not rotated; appending to it still", zap.String(logging.KeyPath, t.o.File), zap.Error(err))
 		}
-	}
-	if t.f == nil {
-		return
+		if t.f == nil {
+			t.o.Logger.Error("audit event not written: the audit file cannot be opened", zap.String(logging.KeyPath, t.o.File))
+			return
+		}
 	}
 	n, err := t.f.Write(line)
 	t.size += int64(n)
@@ -240,6 +246,8 @@ func (t *Trail) rotate() error {
 	for i := t.o.Keep - 1; i >= 1; i-- {
 		from := fmt.Sprintf("%s.%d", t.o.File, i)
 		if err := os.Rename(from, fmt.Sprintf("%s.%d", t.o.File, i+1)); err != nil && !os.IsNotExist(err) {
+			// Keep appending to the current file rather than lose events.
+			_ = t.open()
 			return err
 		}
 	}

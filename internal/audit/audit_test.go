@@ -174,3 +174,35 @@ func TestRecentIsBoundedAndDistinct(t *testing.T) {
 		t.Fatalf("recent %+v", got)
 	}
 }
+
+// A rotation that fails keeps the trail going in the current file: no
+// event is lost, and the failure is logged.
+func TestFailedRotationKeepsWriting(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "audit.jsonl")
+	// A rotated file to move, and a folder where it would go: the rename fails.
+	if err := os.WriteFile(path+".1", []byte("old\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(path+".2", "in-the-way"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	core, logs := observer.New(zap.InfoLevel)
+	tr, err := audit.New(audit.Options{File: path, MaxBytes: 200, Keep: 2, Logger: zap.New(core)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	for i := range 5 {
+		tr.Record(audit.Event{Outcome: audit.Served, Protocol: audit.GCE, Source: fmt.Sprintf("gcp/s%02d", i)})
+	}
+	b, _ := os.ReadFile(path)
+	for i := range 5 {
+		if !strings.Contains(string(b), fmt.Sprintf("gcp/s%02d", i)) {
+			t.Errorf("event %d lost after a failed rotation:\n%s", i, b)
+		}
+	}
+	if logs.FilterMessage("audit file not rotated; appending to it still").Len() == 0 {
+		t.Error("the failed rotation was not logged")
+	}
+}
