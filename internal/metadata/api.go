@@ -2,6 +2,7 @@ package metadata
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/gorilla/mux"
@@ -45,12 +46,12 @@ func (h *handler) requireLocalToken(next http.Handler) http.Handler {
 func (h *handler) apiCredentials(w http.ResponseWriter, r *http.Request) {
 	vars := mux.Vars(r)
 	kind, name := refresher.Kind(vars["kind"]), vars["name"]
-	known := false
-	for _, k := range refresher.Kinds {
-		known = known || k == kind
-	}
-	if !known {
-		writeJSON(w, http.StatusNotFound, apiError{"NotFound", "kind must be one of aws, gcp, azure, sentry, websocktunnel"})
+	if !slices.Contains(refresher.Kinds, kind) {
+		kinds := make([]string, len(refresher.Kinds))
+		for i, k := range refresher.Kinds {
+			kinds[i] = string(k)
+		}
+		writeJSON(w, http.StatusNotFound, apiError{"NotFound", "kind must be one of " + strings.Join(kinds, ", ")})
 		return
 	}
 	key := string(kind) + "/" + name
