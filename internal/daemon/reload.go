@@ -126,6 +126,9 @@ func (d *Daemon) reload(ctx context.Context) error {
 		return err
 	}
 	if err := d.r.Set(Sources(next)); err != nil {
+		for _, a := range added {
+			a.ln.Close()
+		}
 		return err
 	}
 	// Whatever made a source fail may be what this reload fixed.
