@@ -97,15 +97,19 @@ func (d *Daemon) reload(ctx context.Context) error {
 		}
 	}
 	added := map[string]*listener{}
+	// abandon closes what this reload bound, when it fails after binding.
+	abandon := func() {
+		for _, a := range added {
+			a.ln.Close()
+		}
+	}
 	for name, addr := range want {
 		if l, ok := d.perSource[name]; ok && sameAddr(l.addr, addr) {
 			continue
 		}
 		l, err := d.bind(name, addr)
 		if err != nil {
-			for _, a := range added {
-				a.ln.Close()
-			}
+			abandon()
 			return err
 		}
 		added[name] = l
@@ -120,15 +124,11 @@ func (d *Daemon) reload(ctx context.Context) error {
 		}
 	}
 	if err != nil {
-		for _, a := range added {
-			a.ln.Close()
-		}
+		abandon()
 		return err
 	}
 	if err := d.r.Set(Sources(next)); err != nil {
-		for _, a := range added {
-			a.ln.Close()
-		}
+		abandon()
 		return err
 	}
 	// Whatever made a source fail may be what this reload fixed.
