@@ -4,7 +4,6 @@ package daemon_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -67,15 +66,7 @@ aws:
 	unixReqs := []identitytest.Request{{Method: "GET", URL: "http://tc-credd/v1/credentials/aws/a-only", Headers: map[string]string{"Authorization": token}}}
 	run := func(uid uint32, unixPath string, reqs []identitytest.Request) identitytest.Result {
 		t.Helper()
-		cmd := identitytest.Command(exe, uid, uid, identitytest.ClientEnv(unixPath, reqs...)...)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		var res identitytest.Result
-		if jerr := json.Unmarshal(out, &res); err != nil || jerr != nil {
-			t.Fatalf("client as uid %d: %v %v: %s %s", uid, err, jerr, out, stderr.String())
-		}
-		return res
+		return identitytest.Run(t, exe, uid, unixPath, reqs...)
 	}
 
 	a := run(uidA, "", tcpReqs)

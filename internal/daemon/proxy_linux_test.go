@@ -3,7 +3,6 @@
 package daemon_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -35,15 +34,7 @@ func TestProxyPolicyAcrossUsers(t *testing.T) {
 	reqs := []identitytest.Request{{Method: "GET", URL: "http://" + f.addrs.Proxy + "/api/auth/v1/scopes/current"}}
 	run := func(uid uint32) identitytest.Result {
 		t.Helper()
-		cmd := identitytest.Command(exe, uid, uid, identitytest.ClientEnv("", reqs...)...)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		var res identitytest.Result
-		if jerr := json.Unmarshal(out, &res); err != nil || jerr != nil {
-			t.Fatalf("client as uid %d: %v %v: %s %s", uid, err, jerr, out, stderr.String())
-		}
-		return res
+		return identitytest.Run(t, exe, uid, "", reqs...)
 	}
 	a := run(uidA)
 	var cur struct{ Scopes []string }

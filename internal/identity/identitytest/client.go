@@ -3,6 +3,7 @@
 package identitytest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"testing"
 )
 
 // Request is one HTTP request a client process sends. In URL and header
@@ -98,4 +100,20 @@ func RunClientIfAsked() {
 		os.Exit(2)
 	}
 	os.Exit(0)
+}
+
+// Run runs the test binary exe as uid (group uid) sending reqs, through
+// the Unix socket unixPath when it is not empty, and returns what the
+// client saw; it fails the test when the client could not report.
+func Run(t testing.TB, exe string, uid uint32, unixPath string, reqs ...Request) Result {
+	t.Helper()
+	cmd := Command(exe, uid, uid, ClientEnv(unixPath, reqs...)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	var res Result
+	if jerr := json.Unmarshal(out, &res); err != nil || jerr != nil {
+		t.Fatalf("client as uid %d: %v %v: %s %s", uid, err, jerr, out, stderr.String())
+	}
+	return res
 }
