@@ -121,6 +121,9 @@ type target struct {
 	auth    string // the Authorization header
 	up      Upstream
 	grant   Grant
+	// status is Taskcluster's answer, or 502 when there was none: set by
+	// the reverse proxy's hooks, on the request's own goroutine.
+	status int
 }
 
 type targetKey struct{}
@@ -171,10 +174,9 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	t := &target{url: u, service: service, auth: auth, up: up, grant: grant}
-	sw := &statusRecorder{ResponseWriter: w}
-	p.rp.ServeHTTP(sw, r.WithContext(withTarget(r.Context(), t)))
+	p.rp.ServeHTTP(w, r.WithContext(withTarget(r.Context(), t)))
 	if p.o.Audit != nil {
-		p.o.Audit(Event{Request: r, Method: r.Method, Service: service, Path: r.URL.Path, Status: sw.status, Rule: grant.Rule})
+		p.o.Audit(Event{Request: r, Method: r.Method, Service: service, Path: r.URL.Path, Status: t.status, Rule: grant.Rule})
 	}
 }
 
@@ -234,6 +236,7 @@ func narrowed(creds *hawk.Credentials, scopes []string) *hawk.Credentials {
 // taskcluster-proxy does; a redirect passes back unchanged.
 func (p *proxy) response(resp *http.Response) error {
 	t := targetOf(resp.Request.Context())
+	t.status = resp.StatusCode
 	h := resp.Header
 	h.Set("X-Taskcluster-Endpoint", t.url.String())
 	h.Set("X-Taskcluster-Proxy-Version", p.o.Version)
@@ -250,6 +253,7 @@ func (p *proxy) response(resp *http.Response) error {
 }
 
 func (p *proxy) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
+	targetOf(r.Context()).status = http.StatusBadGateway
 	p.o.Logger.Warn("proxy: request to Taskcluster failed", zap.String(logging.KeyPath, r.URL.Path), zap.Error(err))
 	http.Error(w, "tc-credd proxy: request to Taskcluster failed", http.StatusBadGateway)
 }
@@ -286,32 +290,3 @@ func (p *proxy) bewit(w http.ResponseWriter, r *http.Request, up Upstream, grant
 		p.o.Audit(Event{Request: r, Method: r.Method, Service: "bewit", Path: u.Path, Status: http.StatusSeeOther, Rule: grant.Rule})
 	}
 }
-
-// statusRecorder keeps the status for the audit event, and Flush and
-// Unwrap for the reverse proxy's streaming.
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	if s.status == 0 {
-		s.status = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusRecorder) Write(b []byte) (int, error) {
-	if s.status == 0 {
-		s.status = http.StatusOK
-	}
-	return s.ResponseWriter.Write(b)
-}
-
-func (s *statusRecorder) Flush() {
-	if f, ok := s.ResponseWriter.(http.Flusher); ok {
-		f.Flush()
-	}
-}
-
-func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }

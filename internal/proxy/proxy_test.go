@@ -327,3 +327,22 @@ func TestBewit(t *testing.T) {
 		t.Errorf("GET /bewit: %d, want 405", resp.StatusCode)
 	}
 }
+
+// A deployment that does not answer gives the caller 502, and the audit
+// event says so.
+func TestUnreachableDeploymentIsAudited502(t *testing.T) {
+	d := newDeployment(t)
+	p, events := d.proxy(t, nil)
+	d.url = "http://127.0.0.1:1"
+	resp, err := http.Get(p.URL + "/api/auth/v1/scopes/current")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadGateway {
+		t.Fatalf("unreachable deployment: %d, want 502", resp.StatusCode)
+	}
+	if e := next(t, events); e.Status != http.StatusBadGateway {
+		t.Fatalf("audit event %+v, want status 502", e)
+	}
+}
