@@ -3,11 +3,8 @@
 package daemon_test
 
 import (
-	"context"
 	"strings"
 	"testing"
-
-	"github.com/taskcluster/tc-credd/internal/daemon"
 )
 
 // check names the scopes a github source needs and its client lacks (one
@@ -29,15 +26,7 @@ proxy:
     - allow: {uids: [0]}
       scopes: [auth:current-scopes, queue:create-task:*]
 `))
-	cfg, _, err := daemon.Load(f.path, func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out strings.Builder
-	problems, err := daemon.Check(context.Background(), cfg, &out)
-	if err != nil {
-		t.Fatal(err)
-	}
+	problems, out := f.check()
 	for _, want := range []string{
 		"MISSING  github/ci                        auth:github-repo-token:tc-credd-dev/octo-org/world:contents:read\n",
 		"MISSING  proxy.policies[0]                queue:create-task:*\n",

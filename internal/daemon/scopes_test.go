@@ -65,15 +65,7 @@ func TestMissingScopeIsNamed(t *testing.T) {
 		}
 	}
 
-	cfg, _, err := daemon.Load(f.path, func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out strings.Builder
-	problems, err := daemon.Check(context.Background(), cfg, &out)
-	if err != nil {
-		t.Fatalf("check: %v", err)
-	}
+	problems, out := f.check()
 	if problems != len(want) {
 		t.Errorf("check found %d problems, want %d:\n%s", problems, len(want), out.String())
 	}
@@ -82,4 +74,20 @@ func TestMissingScopeIsNamed(t *testing.T) {
 			t.Errorf("check does not name %s for %s:\n%s", scope, key, out.String())
 		}
 	}
+}
+
+// check runs `tc-credd check` on the fixture's config file, which must
+// reach Taskcluster, and returns what it found and printed.
+func (f *fixture) check() (int, *strings.Builder) {
+	f.t.Helper()
+	cfg, _, err := daemon.Load(f.path, func(string) string { return "" })
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	var out strings.Builder
+	problems, err := daemon.Check(context.Background(), cfg, &out)
+	if err != nil {
+		f.t.Fatalf("check: %v", err)
+	}
+	return problems, &out
 }
