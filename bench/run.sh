@@ -4,6 +4,8 @@
 # keep-alive connections and, in the same rounds, two other servers:
 #   - a bare net/http server that serves a fixed document of the same size
 #     (the baseline: no routing, checks or logging);
+#   - the same server writing tc-credd's access-log line for every request
+#     (what the access log alone costs);
 #   - amazon-ec2-metadata-mock (AEMM) v1.13.0 in IMDSv2-only mode (the peer).
 # Every server runs with Go's default runtime settings. Prints requests/s,
 # p50, p99 and peak RSS side by side, then each server's idle cost: context
@@ -58,9 +60,14 @@ served=1 # requests to the credential route, counted from wrk's reports
 
 "$work/baseline" --doc "$work/doc.json" >"$work/base.addr" &
 pids+=($!); base=$!
-for _ in $(seq 1 50); do [ -s "$work/base.addr" ] && break; sleep 0.1; done
+# The access-log line tc-credd wrote for the request above, to imitate.
+grep -F '"route":"imds_credentials"' "$logdir/log" | tail -n 1 >"$work/line.json"
+"$work/baseline" --doc "$work/doc.json" --log-like "$work/line.json" --log "$logdir/logged.log" >"$work/logged.addr" &
+pids+=($!); logged=$!
+for _ in $(seq 1 50); do [ -s "$work/base.addr" ] && [ -s "$work/logged.addr" ] && break; sleep 0.1; done
 # The same path as tc-credd's: every server parses an identical request.
 baseurl="http://$(cat "$work/base.addr")/latest/meta-data/iam/security-credentials/demo"
+loggedurl="http://$(cat "$work/logged.addr")/latest/meta-data/iam/security-credentials/demo"
 
 (cd "$work" && HOME="$work" exec "$work/bin/ec2-metadata-mock" -n 127.0.0.1 -p "$A" -I >"$logdir/aemm.log" 2>&1) &
 pids+=($!); aemm=$!
@@ -93,10 +100,12 @@ switches() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ {n 
 # Warm every server up, then alternate rounds so drift hits all alike.
 wrk -t1 -c4 -d2s -H "X-aws-ec2-metadata-token: $token" "$url" | awk '/requests in/ {print $1}' >>"$work/requests.tc-credd"
 wrk -t1 -c4 -d2s -H "X-aws-ec2-metadata-token: $token" "$baseurl" >/dev/null
+wrk -t1 -c4 -d2s -H "X-aws-ec2-metadata-token: $token" "$loggedurl" >/dev/null
 wrk -t1 -c4 -d2s -H "X-aws-ec2-metadata-token: $aemmtok" "$aemmurl" >/dev/null
 : >"$work/results"
 for r in $(seq 1 "$ROUNDS"); do
   measure baseline "$baseurl" "X-aws-ec2-metadata-token: $token" >>"$work/results"
+  measure logged "$loggedurl" "X-aws-ec2-metadata-token: $token" >>"$work/results"
   measure aemm "$aemmurl" "X-aws-ec2-metadata-token: $aemmtok" >>"$work/results"
   measure tc-credd "$url" "X-aws-ec2-metadata-token: $token" >>"$work/results"
 done
@@ -118,15 +127,17 @@ summary() { # name -> "rps p50 p99"
 }
 read -r b_rps b_p50 b_p99 <<<"$(summary baseline)"
 read -r a_rps a_p50 a_p99 <<<"$(summary aemm)"
+read -r l_rps l_p50 l_p99 <<<"$(summary logged)"
 read -r c_rps c_p50 c_p99 <<<"$(summary tc-credd)"
 # The machine's speed drifts between rounds (a shared VM moves by ±10 %
 # within a minute), so the targets are judged on each round's ratio to the
 # other server's result in the same round, and the median of those ratios.
-paired() { # column other-name -> median of tc-credd/other per round
-  awk -v c="$1" -v b="$2" '$1==b {x=$c} $1=="tc-credd" {print $c/x}' "$work/results" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+paired() { # column other-name [server] -> median of server/other per round
+  awk -v c="$1" -v b="$2" -v s="${3:-tc-credd}" '$1==b {x=$c} $1==s {print $c/x}' "$work/results" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
 }
 r_p99=$(paired 4 baseline); r_rps=$(paired 2 aemm); r_brps=$(paired 2 baseline)
-b_rss=$(rss_kib "$base"); a_rss=$(rss_kib "$aemm"); c_rss=$(rss_kib "$credd")
+l_p99=$(paired 4 baseline logged); l_brps=$(paired 2 baseline logged)
+b_rss=$(rss_kib "$base"); a_rss=$(rss_kib "$aemm"); c_rss=$(rss_kib "$credd"); l_rss=$(rss_kib "$logged")
 # What the peak is made of: pages of the executable (shared with the page
 # cache) and the process's own memory, as they stand after the load.
 c_anon=$(awk '/RssAnon/ {print $2}' "/proc/$credd/status"); c_file=$(awk '/RssFile/ {print $2}' "/proc/$credd/status")
@@ -147,6 +158,7 @@ AEMM's $(wc -c <"$work/aemm.json") bytes. Targets are judged on the median of pe
 | server | requests/s | p50 (µs) | p99 (µs) | peak RSS (MiB) | idle context switches/s |
 |---|---:|---:|---:|---:|---:|
 | bare net/http, fixed document | $b_rps | $b_p50 | $b_p99 | $(mib "$b_rss") | $b_idle |
+| bare + tc-credd's access-log line | $l_rps | $l_p50 | $l_p99 | $(mib "$l_rss") | – |
 | AEMM $AEMM_VERSION, IMDSv2 only | $a_rps | $a_p50 | $a_p99 | $(mib "$a_rss") | $a_idle |
 | tc-credd IMDSv2 credentials | $c_rps | $c_p50 | $c_p99 | $(mib "$c_rss") | $c_idle |
 
@@ -156,6 +168,9 @@ AEMM's $(wc -c <"$work/aemm.json") bytes. Targets are judged on the median of pe
 | throughput ≥ 1.0 × AEMM | $(ratio "$r_rps") (ratio of medians $(ratio "$c_rps" "$a_rps")); $(ratio "$r_brps") of bare | $(atleast "$r_rps" 1.0) |
 | peak RSS ≤ 20 MiB | $(mib "$c_rss") MiB | $(atleast $((20 * 1024)) "$c_rss") |
 | idle ≤ 1 context switch/s | $c_idle over ${IDLE} s | $(atleast 1 "$c_idle") |
+
+The access-log line alone, on the bare server: p99 $(ratio "$l_p99") of bare, throughput $(ratio "$l_brps") of bare
+(paired medians).
 
 tc-credd's resident memory after the load: $(mib "$c_anon") MiB its own (RssAnon), $(mib "$c_file") MiB pages of its
 executable and other files, shared with the page cache (RssFile).
@@ -171,8 +186,8 @@ echo
 echo "raw rounds (server rps p50_us p99_us):"
 cat "$work/results"
 
-# Caller identity: what a new connection pays once (the socket tables, the
-# process scan, /proc and the user database), and what each later request
+# Caller identity: what a new connection pays once (the netlink socket
+# lookup, the process scan, /proc and the user database), and what each later request
 # on it pays (a context lookup), from the Go benchmarks of the lookup.
 echo
 ident=$(go test -run '^$' -bench 'LookupTCP|LookupUnix|FromContextCached' -benchtime 2s ./internal/identity/)
@@ -185,7 +200,7 @@ Caller identity ($sockets TCP sockets in /proc/net/tcp{,6}, $procs processes):
 
 | cost | measured |
 |---|---:|
-| per new loopback TCP connection (socket tables, process scan, /proc) | $(awk -v n="$tcp_ns" 'BEGIN{printf "%.0f µs", n/1000}') |
+| per new loopback TCP connection (netlink socket lookup, process scan, /proc) | $(awk -v n="$tcp_ns" 'BEGIN{printf "%.0f µs", n/1000}') |
 | per new Unix socket connection (SO_PEERCRED, /proc) | $(awk -v n="$unix_ns" 'BEGIN{printf "%.0f µs", n/1000}') |
 | per request on a connection already identified | $req_ns ns |
 REPORT

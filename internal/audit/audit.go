@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/taskcluster/tc-credd/internal/clock"
 	"github.com/taskcluster/tc-credd/internal/identity"
@@ -177,7 +178,7 @@ func (t *Trail) Close() error {
 // Record logs, counts and keeps one event. A file that cannot be written
 // is an error in the log, not a refusal: callers are already being served.
 func (t *Trail) Record(e Event) {
-	t.o.Logger.Info("audit: credential "+e.Outcome, e.AppendFields(make([]zap.Field, 0, 12))...)
+	t.o.Logger.Info("audit: credential "+e.Outcome, zap.Inline(&e))
 	t.Keep(e)
 }
 
@@ -258,48 +259,51 @@ func (t *Trail) rotate() error {
 	return t.open()
 }
 
-// AppendFields appends the event's log fields to fields; its time is the
-// log line's own. Appending lets a request's access-log line carry them
-// without another slice.
-func (e *Event) AppendFields(fields []zap.Field) []zap.Field {
-	fields = append(fields, zap.String("outcome", e.Outcome), zap.String("protocol", e.Protocol), zap.String(logging.KeySource, e.Source))
+// MarshalLogObject writes the event's log fields; its time is the log
+// line's own. Passed with zap.Inline, the fields join a request's
+// access-log line without a slice of fields being built for them.
+func (e *Event) MarshalLogObject(enc zapcore.ObjectEncoder) error {
+	enc.AddString("outcome", e.Outcome)
+	enc.AddString("protocol", e.Protocol)
+	enc.AddString(logging.KeySource, e.Source)
 	if c := e.Caller; c != nil {
-		fields = append(fields, zap.Int("uid", c.UID))
+		enc.AddInt64("uid", int64(c.UID))
 		if c.User != "" {
-			fields = append(fields, zap.String("user", c.User))
+			enc.AddString("user", c.User)
 		}
 		if c.GID != identity.Unknown {
-			fields = append(fields, zap.Int("gid", c.GID))
+			enc.AddInt64("gid", int64(c.GID))
 		}
 		if c.PID > 0 {
-			fields = append(fields, zap.Int("pid", c.PID))
+			enc.AddInt64("pid", int64(c.PID))
 		}
 		if c.Exe != "" {
-			fields = append(fields, zap.String("exe", c.Exe))
+			enc.AddString("exe", c.Exe)
 		}
 		if c.Cgroup != "" {
-			fields = append(fields, zap.String("cgroup", c.Cgroup))
+			enc.AddString("cgroup", c.Cgroup)
 		}
 		if c.Reason != "" {
-			fields = append(fields, zap.String("callerUnknown", c.Reason))
+			enc.AddString("callerUnknown", c.Reason)
 		}
 	}
 	if e.Credential != "" {
-		fields = append(fields, zap.String("credential", e.Credential))
+		enc.AddString("credential", e.Credential)
 	}
 	if !e.Expires.IsZero() {
-		fields = append(fields, zap.Time(logging.KeyExpires, e.Expires))
+		enc.AddTime(logging.KeyExpires, e.Expires)
 	}
 	if e.Reason != "" {
-		fields = append(fields, zap.String("reason", e.Reason))
+		enc.AddString("reason", e.Reason)
 	}
 	if e.Path != "" {
-		fields = append(fields, zap.String(logging.KeyPath, e.Path))
+		enc.AddString(logging.KeyPath, e.Path)
 	}
 	if e.Method != "" {
-		fields = append(fields, zap.String(logging.KeyMethod, e.Method), zap.Int(logging.KeyStatus, e.Status))
+		enc.AddString(logging.KeyMethod, e.Method)
+		enc.AddInt64(logging.KeyStatus, int64(e.Status))
 	}
-	return fields
+	return nil
 }
 
 // remember keeps the callers that received a source most recently,

@@ -21,7 +21,7 @@ const Unknown = -1
 // secret. UID and GID are Unknown, PID 0 and the strings empty for what
 // could not be learned.
 type Caller struct {
-	// Via is how the peer was identified: "tcp" (the socket tables),
+	// Via is how the peer was identified: "tcp" (the peer's socket),
 	// "unix" (SO_PEERCRED) or "" when it was not.
 	Via    string `json:"via,omitempty"`
 	UID    int    `json:"uid"`

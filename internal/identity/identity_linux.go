@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -25,12 +26,12 @@ import (
 const maxFDLinks = 20000
 
 // scanning serialises the /proc scans of loopback TCP lookups: a burst of
-// new connections would otherwise scan the same tables side by side, all
-// their buffers alive at once, for no gain on a machine's few cores.
+// new connections would otherwise scan the same directories side by side,
+// all their buffers alive at once, for no gain on a machine's few cores.
 var scanning sync.Mutex
 
 // Lookup asks the kernel who owns the peer of c: SO_PEERCRED for a Unix
-// socket, the socket tables for loopback TCP.
+// socket, the peer's socket by its addresses for loopback TCP.
 func Lookup(c net.Conn) *Caller {
 	switch conn := c.(type) {
 	case *net.UnixConn:
@@ -72,14 +73,14 @@ func tcpPeer(c *net.TCPConn) *Caller {
 	}
 	l, r := local.AddrPort(), remote.AddrPort()
 	if !r.Addr().Unmap().IsLoopback() {
-		// The socket tables only describe this machine's sockets.
+		// The kernel only knows this machine's sockets.
 		return unknown("not a loopback peer")
 	}
 	scanning.Lock()
 	defer scanning.Unlock()
 	uid, inode, ok := findSocket(r, l)
 	if !ok {
-		return unknown("the peer's socket is not in /proc/net/tcp or /proc/net/tcp6")
+		return unknown("the peer's socket is not among the kernel's TCP sockets")
 	}
 	caller := &Caller{Via: "tcp", UID: uid, GID: Unknown}
 	caller.PID = findProcess(inode, uid)
@@ -87,21 +88,58 @@ func tcpPeer(c *net.TCPConn) *Caller {
 	return caller
 }
 
-// findSocket finds the peer's own socket in the kernel's tables: the entry
-// whose local address is the connection's remote one and whose remote
-// address is ours. It returns the socket's owner and inode.
+// findSocket finds the peer's own socket: the one whose local address is
+// the connection's remote one and whose remote address is ours. It
+// returns the socket's owner and inode. It asks the kernel for that one
+// socket, and reads the socket tables only when it cannot ask.
 func findSocket(peer, us netip.AddrPort) (uid int, inode uint64, ok bool) {
+	return findSocketVia(peer, us, sockDiag, tableSocket)
+}
+
+// socketFinder finds the TCP socket of family with the given own and peer
+// addresses, or returns errNoSocket.
+type socketFinder func(family uint8, local, remote netip.AddrPort) (uid int, inode uint64, err error)
+
+// findSocketVia asks ask, and reads the tables with read only when ask
+// fails for another reason than that there is no such socket.
+func findSocketVia(peer, us netip.AddrPort, ask, read socketFinder) (uid int, inode uint64, ok bool) {
+	uid, inode, err := lookupSocket(peer, us, ask)
+	switch {
+	case err == nil:
+		return uid, inode, true
+	case errors.Is(err, errNoSocket):
+		return 0, 0, false
+	}
+	uid, inode, err = lookupSocket(peer, us, read)
+	return uid, inode, err == nil
+}
+
+// lookupSocket looks an IPv4 pair up as IPv4 first, then as the
+// IPv4-mapped IPv6 pair a dual-stack listener sees.
+func lookupSocket(peer, us netip.AddrPort, find socketFinder) (int, uint64, error) {
 	if peer.Addr().Unmap().Is4() && us.Addr().Unmap().Is4() {
 		p4 := netip.AddrPortFrom(peer.Addr().Unmap(), peer.Port())
 		u4 := netip.AddrPortFrom(us.Addr().Unmap(), us.Port())
-		if uid, inode, ok = scanTable("/proc/net/tcp", encode(p4), encode(u4)); ok {
-			return uid, inode, ok
+		uid, inode, err := find(unix.AF_INET, p4, u4)
+		if !errors.Is(err, errNoSocket) {
+			return uid, inode, err
 		}
-		// A dual-stack listener sees IPv4 peers as IPv4-mapped IPv6.
 		peer = netip.AddrPortFrom(netip.AddrFrom16(p4.Addr().As16()), peer.Port())
 		us = netip.AddrPortFrom(netip.AddrFrom16(u4.Addr().As16()), us.Port())
 	}
-	return scanTable("/proc/net/tcp6", encode(peer), encode(us))
+	return find(unix.AF_INET6, peer, us)
+}
+
+// tableSocket finds a socket in /proc/net/tcp or /proc/net/tcp6.
+func tableSocket(family uint8, local, remote netip.AddrPort) (int, uint64, error) {
+	path := "/proc/net/tcp6"
+	if family == unix.AF_INET {
+		path = "/proc/net/tcp"
+	}
+	if uid, inode, ok := scanTable(path, encode(local), encode(remote)); ok {
+		return uid, inode, nil
+	}
+	return 0, 0, errNoSocket
 }
 
 // encode writes an address as the socket tables do: the address as 32-bit

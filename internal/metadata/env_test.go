@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -271,7 +272,23 @@ func (e *env) current(key string) *refresher.Credential {
 	return c
 }
 
-func zapString(k, v string) zap.Field { return zap.String(k, v) }
+// withFields keeps the log lines that carry every one of fields, logged
+// as fields of their own or inline in an object.
+func withFields(logs *observer.ObservedLogs, fields ...zap.Field) *observer.ObservedLogs {
+	want := zapcore.NewMapObjectEncoder()
+	for _, f := range fields {
+		f.AddTo(want)
+	}
+	return logs.Filter(func(e observer.LoggedEntry) bool {
+		got := e.ContextMap()
+		for k, v := range want.Fields {
+			if !reflect.DeepEqual(got[k], v) {
+				return false
+			}
+		}
+		return true
+	})
+}
 
 // waitWaiters blocks until n goroutines wait on the fake clock, on a
 // deadline.

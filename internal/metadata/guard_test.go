@@ -101,20 +101,20 @@ func TestRouting(t *testing.T) {
 			t.Errorf("%s: %d to %q, want 301 to %q", target, rec.Code, rec.Header().Get("Location"), want)
 		}
 	}
-	if n := e.logs.FilterField(zapString("route", "redirect")).Len(); n != 3 {
+	if n := withFields(e.logs, zap.String("route", "redirect")).Len(); n != 3 {
 		t.Errorf("%d redirects logged, want 3", n)
 	}
 
 	if rec := serve(http.MethodPost, "/latest/meta-data/iam/info", nil); rec.Code != http.StatusMethodNotAllowed {
 		t.Errorf("POST: %d, want 405", rec.Code)
 	}
-	if n := e.logs.FilterField(zapString("route", "method_not_allowed")).Len(); n != 1 {
+	if n := withFields(e.logs, zap.String("route", "method_not_allowed")).Len(); n != 1 {
 		t.Errorf("405 logged %d times as method_not_allowed, want 1", n)
 	}
 	if rec := serve(http.MethodGet, "/latest/api/token", nil); rec.Code != http.StatusMethodNotAllowed {
 		t.Errorf("GET token: %d, want 405", rec.Code)
 	}
-	if n := e.logs.FilterField(zapString("route", "imds_token")).FilterField(zap.Int("status", 405)).Len(); n != 1 {
+	if n := withFields(e.logs, zap.String("route", "imds_token"), zap.Int("status", 405)).Len(); n != 1 {
 		t.Errorf("405 on the token path logged %d times under imds_token, want 1", n)
 	}
 
@@ -127,7 +127,7 @@ func TestRouting(t *testing.T) {
 			t.Errorf("%s email: %d %q, want %q", acct, rec.Code, rec.Body.String(), want)
 		}
 	}
-	if n := e.logs.FilterField(zapString("route", "gce_email")).Len(); n != 2 {
+	if n := withFields(e.logs, zap.String("route", "gce_email")).Len(); n != 2 {
 		t.Errorf("gce_email logged %d times, want 2", n)
 	}
 	auth := map[string]string{"Authorization": e.token}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/gorilla/mux"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/taskcluster/tc-credd/internal/audit"
 	"github.com/taskcluster/tc-credd/internal/clock"
@@ -151,22 +152,36 @@ func observe(log *zap.Logger, m Metrics, clk clock.Clock) func(http.Handler) htt
 			if m != nil {
 				m.ObserveRequest(ri.route, sw.status, elapsed)
 			}
-			// Room for an audit event's fields too, so the line grows no slice.
-			fields := make([]zap.Field, 0, 24)
-			fields = append(fields,
-				zap.String(logging.KeyMethod, r.Method), zap.String(logging.KeyPath, r.URL.Path), zap.String(logging.KeyRoute, ri.route),
-				zap.Int(logging.KeyStatus, sw.status), zap.Int(logging.KeyBytes, sw.bytes),
-				zap.Int64(logging.KeyDuration, elapsed.Microseconds()), zap.String(logging.KeyRemote, r.RemoteAddr),
-			)
-			if ri.keySuffix != "" {
-				fields = append(fields, zap.String(logging.KeyKeyIDSuffix, ri.keySuffix))
-			}
-			if ri.event != nil {
-				fields = ri.event.AppendFields(fields)
-			}
-			log.Info("request", fields...)
+			log.Info("request", zap.Inline(&accessLine{r: r, info: ri, status: sw.status, bytes: sw.bytes, elapsed: elapsed}))
 		})
 	}
+}
+
+// accessLine is one request's access-log fields, written straight into
+// the log line by zap.Inline.
+type accessLine struct {
+	r       *http.Request
+	info    *reqInfo
+	status  int
+	bytes   int
+	elapsed time.Duration
+}
+
+func (l *accessLine) MarshalLogObject(enc zapcore.ObjectEncoder) error {
+	enc.AddString(logging.KeyMethod, l.r.Method)
+	enc.AddString(logging.KeyPath, l.r.URL.Path)
+	enc.AddString(logging.KeyRoute, l.info.route)
+	enc.AddInt64(logging.KeyStatus, int64(l.status))
+	enc.AddInt64(logging.KeyBytes, int64(l.bytes))
+	enc.AddInt64(logging.KeyDuration, l.elapsed.Microseconds())
+	enc.AddString(logging.KeyRemote, l.r.RemoteAddr)
+	if l.info.keySuffix != "" {
+		enc.AddString(logging.KeyKeyIDSuffix, l.info.keySuffix)
+	}
+	if l.info.event != nil {
+		return l.info.event.MarshalLogObject(enc)
+	}
+	return nil
 }
 
 // securityChecks refuses what must never reach a route, the way aws-vault's

@@ -10,6 +10,7 @@ import (
 
 	gcemd "cloud.google.com/go/compute/metadata"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"go.uber.org/zap"
 	"golang.org/x/oauth2/google"
 
 	"github.com/taskcluster/tc-credd/internal/sdktest"
@@ -59,7 +60,7 @@ func TestAWSSDKThroughIMDSv2(t *testing.T) {
 	if second := e.checkAWS(t, "IMDSv2 after renewal"); second == first {
 		t.Fatal("the SDK still got the old key after a renewal")
 	}
-	if n := e.logs.FilterField(zapString("route", "imds_token")).Len(); n < 2 {
+	if n := withFields(e.logs, zap.String("route", "imds_token")).Len(); n < 2 {
 		t.Fatalf("token PUTs logged %d, want ≥ 2: the SDK did not use IMDSv2", n)
 	}
 }
