@@ -136,16 +136,21 @@ paired() { # column other-name [server] -> median of server/other per round
   awk -v c="$1" -v b="$2" -v s="${3:-tc-credd}" '$1==b {x=$c} $1==s {print $c/x}' "$work/results" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
 }
 r_p99=$(paired 4 baseline); r_rps=$(paired 2 aemm); r_brps=$(paired 2 baseline)
-l_p99=$(paired 4 baseline logged); l_brps=$(paired 2 baseline logged)
+lr_p99=$(paired 4 baseline logged); lr_brps=$(paired 2 baseline logged)
 b_rss=$(rss_kib "$base"); a_rss=$(rss_kib "$aemm"); c_rss=$(rss_kib "$credd"); l_rss=$(rss_kib "$logged")
 # What the peak is made of: pages of the executable (shared with the page
 # cache) and the process's own memory, as they stand after the load.
-c_anon=$(awk '/RssAnon/ {print $2}' "/proc/$credd/status"); c_file=$(awk '/RssFile/ {print $2}' "/proc/$credd/status")
+rss_of() { awk -v k="$2:" '$1==k {print $2}' "/proc/$1/status"; } # pid field -> KiB
+exe_mib() { awk -v b="$(stat -c %s "$1")" 'BEGIN{printf "%.1f", b/1048576}'; }
+mem_row() { # name pid executable
+  echo "| $1 | $(exe_mib "$3") | $(mib "$(rss_of "$2" RssAnon)") | $(mib "$(rss_of "$2" RssFile)") |"
+}
 docsize=$(wc -c <"$work/doc.json")
 mib() { awk -v k="$1" 'BEGIN{printf "%.1f", k/1024}'; }
 ratio() { awk -v a="$1" -v b="${2:-1}" 'BEGIN{printf "%.2f ×", a/b}'; }
 atleast() { awk -v a="$1" -v b="$2" 'BEGIN{print (a>=b)?"yes":"no"}'; } # a ≥ b
 
+mem_rows=$(mem_row "bare net/http" "$base" "$work/baseline"; mem_row AEMM "$aemm" "$work/bin/ec2-metadata-mock"; mem_row tc-credd "$credd" "$work/tc-credd")
 kill "$credd"; wait "$credd" 2>/dev/null || true
 lines=$(grep -c -F '"route":"imds_credentials"' "$logdir/log" || true)
 requests=$(awk -v n="$served" '{n += $1} END {print n}' "$work/requests.tc-credd")
@@ -169,11 +174,15 @@ AEMM's $(wc -c <"$work/aemm.json") bytes. Targets are judged on the median of pe
 | peak RSS ≤ 20 MiB | $(mib "$c_rss") MiB | $(atleast $((20 * 1024)) "$c_rss") |
 | idle ≤ 1 context switch/s | $c_idle over ${IDLE} s | $(atleast 1 "$c_idle") |
 
-The access-log line alone, on the bare server: p99 $(ratio "$l_p99") of bare, throughput $(ratio "$l_brps") of bare
+The access-log line alone, on the bare server: p99 $(ratio "$lr_p99") of bare, throughput $(ratio "$lr_brps") of bare
 (paired medians).
 
-tc-credd's resident memory after the load: $(mib "$c_anon") MiB its own (RssAnon), $(mib "$c_file") MiB pages of its
-executable and other files, shared with the page cache (RssFile).
+What each server's resident memory is made of after the load: its own memory (RssAnon), and pages of its
+executable and other files, shared with the page cache (RssFile), which grow with the executable's size:
+
+| server | executable (MiB) | RssAnon (MiB) | RssFile (MiB) |
+|---|---:|---:|---:|
+$mem_rows
 
 Access log: $lines lines for the credential route, $requests requests that wrk saw completed
 (wrk stops without counting the answers still in flight, at most $CONNS per run).
