@@ -30,6 +30,7 @@ type fakeTimer struct {
 	f      func()         // AfterFunc
 	seq    int
 	active bool
+	wall   bool // a WallTimer: StepWall fires it
 }
 
 // NewFake returns a fake clock set to start.
@@ -43,12 +44,21 @@ func (c *Fake) Now() time.Time {
 	return c.now.Add(c.wall)
 }
 
-// StepWall moves the wall clock by d and fires no timer: timers follow the
-// monotonic clock, which a clock step or a suspend leaves behind.
+// StepWall moves the wall clock by d. Timers follow the monotonic clock,
+// which a clock step or a suspend leaves behind: none fires, except every
+// WallTimer, which a jump of the wall clock wakes as the kernel does.
 func (c *Fake) StepWall(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.wall += d
+	now := c.now.Add(c.wall)
+	for _, t := range c.timers {
+		if t.active && t.wall {
+			t.active = false
+			t.ch <- now
+		}
+	}
+	c.prune()
 	c.notify()
 }
 
@@ -59,15 +69,28 @@ func (c *Fake) notify() {
 }
 
 func (c *Fake) Timer(d time.Duration) (<-chan time.Time, func() bool) {
-	ch := make(chan time.Time, 1)
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	return c.timer(d, false)
+}
+
+// WallTimer fires when the wall clock reaches at, or when StepWall moves
+// the wall clock.
+func (c *Fake) WallTimer(at time.Time) (<-chan time.Time, func() bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.timer(at.Sub(c.now.Add(c.wall)), true)
+}
+
+// timer adds a channel timer d from now; callers hold mu.
+func (c *Fake) timer(d time.Duration, wall bool) (<-chan time.Time, func() bool) {
+	ch := make(chan time.Time, 1)
 	if d <= 0 {
 		ch <- c.now.Add(c.wall)
 		return ch, func() bool { return false }
 	}
 	c.seq++
-	t := &fakeTimer{at: c.now.Add(d), ch: ch, seq: c.seq, active: true}
+	t := &fakeTimer{at: c.now.Add(d), ch: ch, seq: c.seq, active: true, wall: wall}
 	c.timers = append(c.timers, t)
 	c.notify()
 	return ch, c.stopper(t)

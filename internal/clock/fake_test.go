@@ -90,3 +90,43 @@ func TestStepWallMovesNowButFiresNoTimer(t *testing.T) {
 		t.Fatalf("timer fired at %s", got)
 	}
 }
+
+// A fake WallTimer fires at its wall time, and at once when the wall clock
+// jumps, as the kernel wakes a CLOCK_REALTIME timerfd that asked to be
+// cancelled on a clock set. A Timer is not woken by the jump.
+func TestFakeWallTimer(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c := clock.NewFake(start)
+	wall, _ := c.WallTimer(start.Add(time.Hour))
+	mono, _ := c.Timer(time.Hour)
+	c.StepWall(time.Minute)
+	select {
+	case got := <-wall:
+		if !got.Equal(start.Add(time.Minute)) {
+			t.Fatalf("woken at %s, want the stepped time", got)
+		}
+	default:
+		t.Fatal("a wall-clock step did not wake the wall timer")
+	}
+	select {
+	case <-mono:
+		t.Fatal("a wall-clock step fired a monotonic timer")
+	default:
+	}
+	again, _ := c.WallTimer(start.Add(time.Hour))
+	c.Add(58 * time.Minute)
+	select {
+	case <-again:
+		t.Fatal("fired before its wall time")
+	default:
+	}
+	c.Add(time.Minute)
+	select {
+	case got := <-again:
+		if !got.Equal(start.Add(time.Hour)) {
+			t.Fatalf("fired at %s, want %s", got, start.Add(time.Hour))
+		}
+	default:
+		t.Fatal("did not fire at its wall time")
+	}
+}

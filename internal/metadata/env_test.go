@@ -242,7 +242,7 @@ func (e *env) renew(key string) *refresher.Credential {
 			// Take the change channel before reading the count, or a change
 			// between the two would be missed.
 			changed := e.clk.Changed()
-			if e.clk.Waiters() >= len(testSources)+1 { // every source loop and the wall-clock check
+			if e.clk.Waiters() >= len(testSources) { // every source loop
 				break
 			}
 			select {

@@ -3,7 +3,6 @@ package refresher_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -224,14 +223,33 @@ func TestWallClockAheadOfMonotonicRunsTheDueRenewal(t *testing.T) {
 	// follow, stands still; the wall clock jumps.
 	h.clk.StepWall(2 * time.Hour)
 	woke := h.clk.Now()
-	h.advanceTo(woke.Add(refresher.DefaultWallCheck), nil)
-	// The clock stays where it is: the renewal must come without it.
-	h.waitClock(fmt.Sprintf("the due renewal within %s of waking", refresher.DefaultWallCheck), func() bool {
+	// No time passes after the wake-up: the renewal must come at once,
+	// not when some later timer fires.
+	h.waitClock("the due renewal as the machine wakes", func() bool {
 		st := h.state(awsSrc.Key())
-		return st.Status == refresher.StatusOK && st.Issued.After(woke)
+		return st.Status == refresher.StatusOK && !st.Issued.Before(woke)
 	})
+	if now := h.clk.Now(); !now.Equal(woke) {
+		t.Fatalf("the clock moved from %s to %s", woke, now)
+	}
 	if calls := h.fake.Calls("awsS3Credentials"); calls != 2 {
 		t.Fatalf("upstream calls = %d, want the first fetch and the renewal", calls)
+	}
+}
+
+// A wall-clock step that leaves the renewal still ahead wakes the loop,
+// which looks at the clock and sleeps again without calling upstream.
+func TestWallClockStepBeforeRenewalCallsNothing(t *testing.T) {
+	h := newHarness(t, hopt{}, awsSrc)
+	h.settle()
+	renewAt := h.state(awsSrc.Key()).NextRenewal
+	h.clk.StepWall(time.Minute)
+	h.settle()
+	if calls := h.fake.Calls("awsS3Credentials"); calls != 1 {
+		t.Fatalf("upstream calls = %d after a one-minute step, want only the first fetch", calls)
+	}
+	if next, ok := h.clk.Next(); !ok || !next.Equal(renewAt) {
+		t.Fatalf("next wake-up %s (pending %v), want the renewal at %s", next, ok, renewAt)
 	}
 }
 

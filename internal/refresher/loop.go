@@ -17,7 +17,9 @@ import (
 
 // loop renews one source. Between attempts it sleeps until the next one is
 // due, or until its credential stops being served (to report that as it
-// happens), or until poked.
+// happens), or until poked. Both are wall-clock times, so it waits on a
+// WallTimer: a machine that slept past them renews as it wakes, and an
+// idle refresher has no other timer.
 func (r *Refresher) loop(ctx context.Context, e *entry) {
 	key := e.src.Key()
 	for ctx.Err() == nil {
@@ -36,38 +38,13 @@ func (r *Refresher) loop(ctx context.Context, e *entry) {
 			continue
 		}
 		r.observe(e, now)
-		e.mu.Lock()
-		e.wakeAt = wake
-		e.mu.Unlock()
-		timer, stop := r.o.Clock.Timer(wake.Sub(now))
+		timer, stop := r.o.Clock.WallTimer(wake)
 		select {
 		case <-ctx.Done():
 		case <-timer:
 		case <-e.wake:
 		}
 		stop()
-	}
-}
-
-// watchWallClock pokes every loop whose wake-up time has passed on the
-// wall clock, every WallCheck, until ctx ends. A loop's own timer runs on
-// the monotonic clock: after a suspend or a clock step it would fire late,
-// with the credential perhaps already expired. One timer for the whole
-// refresher costs one wake-up per WallCheck, whatever the number of
-// sources.
-func (r *Refresher) watchWallClock(ctx context.Context) {
-	for clock.Sleep(ctx, r.o.Clock, r.o.WallCheck) == nil {
-		now := r.now()
-		r.mu.RLock()
-		for _, e := range r.entries {
-			e.mu.Lock()
-			late := !e.wakeAt.IsZero() && !now.Before(e.wakeAt)
-			e.mu.Unlock()
-			if late {
-				e.poke()
-			}
-		}
-		r.mu.RUnlock()
 	}
 }
 

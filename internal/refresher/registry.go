@@ -28,17 +28,9 @@ type Options struct {
 	// answering ErrNotReady (default 300 ms, well under the Go IMDS
 	// client's 500 ms header timeout).
 	WaitBound time.Duration
-	// WallCheck (default DefaultWallCheck) is how often the wall clock is compared with what is due
-	// (default 30 s). Timers follow the monotonic clock, which stands still
-	// while the machine sleeps; renewals are due by the wall clock.
-	WallCheck time.Duration
 	// Rand returns values in [0,1) for jitter (default math/rand/v2).
 	Rand func() float64
 }
-
-// DefaultWallCheck bounds how late a renewal runs after the machine wakes
-// from sleep or its clock steps forward.
-const DefaultWallCheck = 30 * time.Second
 
 // Refresher keeps a set of sources fresh. Create it with New, give it
 // sources with Set, and run it with Run.
@@ -79,7 +71,6 @@ type entry struct {
 type renewal struct {
 	renewAt     time.Time
 	nextAttempt time.Time
-	wakeAt      time.Time // when the sleeping loop means to look again
 	failures    int
 	retryAfter  time.Duration // the wait Taskcluster asked for on the last failure
 	lastErr     error
@@ -120,9 +111,6 @@ func New(o Options) *Refresher {
 	}
 	if o.WaitBound <= 0 {
 		o.WaitBound = 300 * time.Millisecond
-	}
-	if o.WallCheck <= 0 {
-		o.WallCheck = DefaultWallCheck
 	}
 	if o.Rand == nil {
 		o.Rand = rand.Float64
@@ -290,7 +278,8 @@ func (r *Refresher) Run(ctx context.Context) error {
 		r.start(r.entries[key])
 	}
 	r.mu.Unlock()
-	r.watchWallClock(ctx)
+	// Set may start loops until ctx ends; then every loop ends.
+	<-ctx.Done()
 	r.wg.Wait()
 	return nil
 }

@@ -175,7 +175,7 @@ func (r *Runner) retryTimer() (<-chan time.Time, func() bool) {
 	if at.IsZero() {
 		return nil, func() bool { return false }
 	}
-	return r.clk.Timer(at.Sub(r.clk.Now()))
+	return r.clk.WallTimer(at)
 }
 
 // writeAll writes, in order, every sink that pick selects, with its
