@@ -17,15 +17,21 @@ import (
 // polls as other systems do.
 func (Real) WallTimer(at time.Time) (<-chan time.Time, func() bool) {
 	ch := make(chan time.Time, 1)
-	if !at.After(time.Now()) {
+	// Compared as the kernel will: wall clock against wall clock.
+	at = at.Round(0)
+	if !at.After(time.Now().Round(0)) {
 		ch <- time.Now()
 		return ch, func() bool { return false }
+	}
+	value, err := unix.TimeToTimespec(at)
+	if err != nil {
+		return polledWallTimer(at)
 	}
 	fd, err := unix.TimerfdCreate(unix.CLOCK_REALTIME, unix.TFD_NONBLOCK|unix.TFD_CLOEXEC)
 	if err != nil {
 		return polledWallTimer(at)
 	}
-	spec := unix.ItimerSpec{Value: unix.NsecToTimespec(at.UnixNano())}
+	spec := unix.ItimerSpec{Value: value}
 	if err := unix.TimerfdSettime(fd, unix.TFD_TIMER_ABSTIME|unix.TFD_TIMER_CANCEL_ON_SET, &spec, nil); err != nil {
 		unix.Close(fd)
 		return polledWallTimer(at)

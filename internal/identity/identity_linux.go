@@ -91,7 +91,7 @@ func tcpPeer(c *net.TCPConn) *Caller {
 // findSocket finds the peer's own socket: the one whose local address is
 // the connection's remote one and whose remote address is ours. It
 // returns the socket's owner and inode. It asks the kernel for that one
-// socket, and reads the socket tables only when it cannot ask.
+// socket, and reads the socket tables only when that gives no answer.
 func findSocket(peer, us netip.AddrPort) (uid int, inode uint64, ok bool) {
 	return findSocketVia(peer, us, sockDiag, tableSocket)
 }
@@ -100,17 +100,16 @@ func findSocket(peer, us netip.AddrPort) (uid int, inode uint64, ok bool) {
 // addresses, or returns errNoSocket.
 type socketFinder func(family uint8, local, remote netip.AddrPort) (uid int, inode uint64, err error)
 
-// findSocketVia asks ask, and reads the tables with read only when ask
-// fails for another reason than that there is no such socket.
+// findSocketVia asks ask, and reads the tables with read when ask gives
+// no socket. The kernel says "no such entry" both for a socket it does not
+// have and when it lacks the inet_diag handler (a kernel built without it,
+// a module that cannot load), so "none" from netlink is not trusted alone;
+// the tables then cost a read only for a peer that is already gone.
 func findSocketVia(peer, us netip.AddrPort, ask, read socketFinder) (uid int, inode uint64, ok bool) {
-	uid, inode, err := lookupSocket(peer, us, ask)
-	switch {
-	case err == nil:
+	if uid, inode, err := lookupSocket(peer, us, ask); err == nil {
 		return uid, inode, true
-	case errors.Is(err, errNoSocket):
-		return 0, 0, false
 	}
-	uid, inode, err = lookupSocket(peer, us, read)
+	uid, inode, err := lookupSocket(peer, us, read)
 	return uid, inode, err == nil
 }
 

@@ -133,7 +133,10 @@ func (r *Runner) Run(ctx context.Context, initial []Sink) {
 				r.writeAll(ctx, func(s *sinkState) bool { return s.sink.Source.Key() == ev.Key })
 			}
 		case <-retry:
-			now := r.clk.Now()
+			// Retry times are wall-clock times, as the timer that fired
+			// reads them: a monotonic reading left behind by a suspend would
+			// find nothing due, and the timer would fire again at once.
+			now := r.clk.Now().Round(0)
 			r.writeAll(ctx, func(s *sinkState) bool { return !s.retryAt.IsZero() && !now.Before(s.retryAt) })
 		}
 		stop()
@@ -212,7 +215,7 @@ func (r *Runner) writeAll(ctx context.Context, pick func(*sinkState) bool) {
 
 // record notes a write's outcome and schedules the retry of a failure.
 func (r *Runner) record(s *sinkState, wrote bool, err error) {
-	now := r.clk.Now()
+	now := r.clk.Now().Round(0)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if wrote {
