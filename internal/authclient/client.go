@@ -156,7 +156,8 @@ func (c *Client) SignedURL(r Route, ttl time.Duration) (*url.URL, error) {
 
 // Do performs one API call: in (if non-nil) is sent as JSON, and a JSON
 // reply is decoded into out (if non-nil). Network errors, 5xx and 429 are
-// retried with backoff; nothing else is. Each attempt is signed afresh.
+// retried with backoff, never sooner than a Retry-After asks; nothing else
+// is. Each attempt is signed afresh.
 func (c *Client) Do(ctx context.Context, r Route, in, out any) error {
 	var body []byte
 	if in != nil {
@@ -177,7 +178,17 @@ func (c *Client) Do(ctx context.Context, r Route, in, out any) error {
 		if !Retryable(err) || attempt >= c.o.Retries {
 			return err
 		}
-		if serr := c.o.Sleep(ctx, c.Backoff(attempt)); serr != nil {
+		wait := c.Backoff(attempt)
+		if asked := RetryAfter(err); asked > wait {
+			// Never sooner than the service asked. A wait longer than this
+			// client's own longest is the caller's to schedule (the
+			// refresher does): the error says how long.
+			if asked > c.o.MaxDelay {
+				return err
+			}
+			wait = asked
+		}
+		if serr := c.o.Sleep(ctx, wait); serr != nil {
 			return fmt.Errorf("authclient: %s: %w (last error: %v)", r.Name, serr, err)
 		}
 	}

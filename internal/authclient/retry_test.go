@@ -138,3 +138,40 @@ func TestPerRequestTimeoutIsRetried(t *testing.T) {
 		t.Errorf("calls = %d, want 3 (two timeouts, one success)", n)
 	}
 }
+
+// A 429 or 503 with Retry-After is retried no sooner than it asks; one
+// that asks for longer than the client's longest wait is returned at once,
+// naming the wait, for the caller to schedule.
+func TestRetriesHonourRetryAfter(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		fault     authtest.Fault
+		after     string
+		wantCalls int
+		wantSleep time.Duration // the first sleep, 0 for none
+	}{
+		{"503, Retry-After 7 s", authtest.Fault503, "7", 2, 7 * time.Second},
+		{"429, Retry-After 20 s", authtest.Fault429, "20", 2, 20 * time.Second},
+		{"503, Retry-After ten minutes", authtest.Fault503, "600", 1, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t, authtest.Options{})
+			tok := e.fake.AddClient("c", "auth:sentry:*")
+			cl := e.client(t, &hawk.Credentials{ClientID: "c", AccessToken: tok})
+			e.fake.InjectRetryAfter("sentryDSN", c.fault, c.after, 1)
+			_, err := cl.SentryDSN(context.Background(), "p")
+			if got := e.fake.Calls("sentryDSN"); got != c.wantCalls {
+				t.Fatalf("calls = %d, want %d (err %v)", got, c.wantCalls, err)
+			}
+			if c.wantSleep == 0 {
+				if len(*e.sleeps) != 0 || authclient.RetryAfter(err) != 10*time.Minute {
+					t.Fatalf("sleeps %v, err %v (asked %s); want no retry and the asked ten minutes", *e.sleeps, err, authclient.RetryAfter(err))
+				}
+				return
+			}
+			if err != nil || len(*e.sleeps) != 1 || (*e.sleeps)[0] != c.wantSleep {
+				t.Fatalf("err %v, sleeps %v; want one sleep of %s", err, *e.sleeps, c.wantSleep)
+			}
+		})
+	}
+}
