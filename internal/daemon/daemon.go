@@ -111,6 +111,10 @@ type Daemon struct {
 	upstream   atomic.Pointer[proxy.Upstream] // what the proxy signs with
 	policies   atomic.Pointer[[]proxyPolicy]  // who the proxy signs for
 	proxyLn    net.Listener
+	proxy      http.Handler // the signing proxy, behind proxyGuard
+	proxyGuard swapHandler  // the proxy listener's checks, rebuilt by a reload
+	opsLn      net.Listener
+	ops        swapHandler // the ops listener's handler, rebuilt by a reload
 
 	mu        sync.Mutex
 	main      *listener
@@ -243,7 +247,9 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	addrs := Addrs{Listen: d.main.addr, TokenFile: cfg.LocalTokenFile, UnixSocket: cfg.UnixSocket}
 	if d.proxyLn != nil {
 		addrs.Proxy = d.proxyLn.Addr().String()
-		srv := metadata.NewServer(d.proxyHandler(d.proxyLn))
+		d.proxy = d.newProxy()
+		d.proxyGuard.set(d.proxyHandler(cfg))
+		srv := metadata.NewServer(&d.proxyGuard)
 		// Artifact uploads and downloads stream for as long as they take:
 		// only the headers and idle connections have a deadline here.
 		srv.ReadTimeout, srv.WriteTimeout = 0, 0
@@ -251,9 +257,9 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	}
 	if opsLn != nil {
 		addrs.OpsListen = opsLn.Addr().String()
-		ops := metadata.NewOps(metadata.OpsOptions{View: d.r, Metrics: d.metrics, Logger: d.log.Named("ops"), Clock: d.clk, Daemon: d.status, Receivers: d.audit.Recent, Sinks: d.sinks.States,
-			Guard: metadata.GuardOptions{Port: metadata.PortOf(opsLn), Hosts: cfg.AllowedHosts, AllowRemote: cfg.AllowNonLoopback}})
-		g.Go(func() error { return metadata.Serve(gctx, metadata.NewServer(ops), opsLn, o.ShutdownGrace) })
+		d.opsLn = opsLn
+		d.ops.set(d.opsHandler(cfg))
+		g.Go(func() error { return metadata.Serve(gctx, metadata.NewServer(&d.ops), opsLn, o.ShutdownGrace) })
 	}
 	g.Go(func() error { d.notifyWhenStarted(gctx); return nil })
 	g.Go(func() error { d.reloadLoop(gctx); return nil })
@@ -270,6 +276,13 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 	}
 	d.log.Info("tc-credd stopped")
 	return nil
+}
+
+// opsHandler serves health, status and metrics behind the checks cfg
+// asks for.
+func (d *Daemon) opsHandler(cfg *config.Config) http.Handler {
+	return metadata.NewOps(metadata.OpsOptions{View: d.r, Metrics: d.metrics, Logger: d.log.Named("ops"), Clock: d.clk, Daemon: d.status, Receivers: d.audit.Recent, Sinks: d.sinks.States,
+		Guard: metadata.GuardOptions{Port: metadata.PortOf(d.opsLn), Hosts: cfg.AllowedHosts, AllowRemote: cfg.AllowNonLoopback}})
 }
 
 func (d *Daemon) bind(role, addr string) (*listener, error) {

@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -61,9 +60,16 @@ func authorize(policies []proxyPolicy, caller *identity.Caller) (proxy.Grant, er
 }
 
 // proxyHandler is the proxy listener's handler: the signing proxy behind
-// the listeners' own checks, its requests audited.
-func (d *Daemon) proxyHandler(ln net.Listener) http.Handler {
-	h := proxy.New(proxy.Options{
+// the checks cfg asks for. The proxy itself is built once, so a reload
+// keeps its connections to Taskcluster.
+func (d *Daemon) proxyHandler(cfg *config.Config) http.Handler {
+	return metadata.Guarded(d.proxy, metadata.GuardedOptions{Logger: d.log.Named("proxy"), Metrics: d.metrics, Clock: d.clk,
+		Guard: metadata.GuardOptions{Port: metadata.PortOf(d.proxyLn), Hosts: cfg.AllowedHosts, AllowRemote: cfg.AllowNonLoopback}})
+}
+
+// newProxy is the signing proxy, its requests audited.
+func (d *Daemon) newProxy() http.Handler {
+	return proxy.New(proxy.Options{
 		Upstream: func() proxy.Upstream { return *d.upstream.Load() },
 		Authorize: func(r *http.Request) (proxy.Grant, error) {
 			caller := identity.FromContext(r.Context())
@@ -84,6 +90,4 @@ func (d *Daemon) proxyHandler(ln net.Listener) http.Handler {
 				Caller: identity.FromContext(e.Request.Context()), Method: e.Method, Path: e.Path, Status: e.Status, Reason: "granted by " + e.Rule})
 		},
 	})
-	return metadata.Guarded(h, metadata.GuardedOptions{Logger: d.log.Named("proxy"), Metrics: d.metrics, Clock: d.clk,
-		Guard: metadata.GuardOptions{Port: metadata.PortOf(ln), Hosts: d.cfg.AllowedHosts, AllowRemote: d.cfg.AllowNonLoopback}})
 }

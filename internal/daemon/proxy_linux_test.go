@@ -107,3 +107,42 @@ func TestProxyListenerChecks(t *testing.T) {
 		t.Errorf("refused requests reached Taskcluster %d times", n)
 	}
 }
+
+// A reload applies allowedHosts to the ops and proxy listeners too, at
+// once: a host added is let in, and one removed is refused again.
+func TestReloadAppliesHostChecksToOpsAndProxy(t *testing.T) {
+	extra := func(hosts string) string {
+		return fmt.Sprintf("opsListen: 127.0.0.1:0\nallowedHosts: [%s]\nproxy:\n  listen: 127.0.0.1:0\n  policies:\n    - allow: {uids: [%d]}\n      scopes: [auth:current-scopes]\n", hosts, os.Getuid())
+	}
+	f := startWith(t, "", startOpts{
+		prepare: func(f *fixture) {
+			f.fake.SetClientScopes("d", "auth:sentry:*", "auth:current-scopes")
+		},
+		extra: func(f *fixture) string { return extra("") },
+	})
+	urls := map[string]string{
+		"ops":   "http://" + f.addrs.OpsListen + "/readyz",
+		"proxy": "http://" + f.addrs.Proxy + "/api/auth/v1/scopes/current",
+	}
+	expect := func(when string, want int) {
+		t.Helper()
+		for name, url := range urls {
+			if st, body := get(t, url, map[string]string{"Host": "credd.internal"}); st != want {
+				t.Errorf("%s, %s with Host credd.internal: %d %s, want %d", when, name, st, body, want)
+			}
+		}
+	}
+	expect("before the reload", 403)
+	rewrite := func(hosts string) { f.write(f.config(extra(hosts))) }
+	rewrite("credd.internal")
+	f.reload <- struct{}{}
+	f.waitLog("config reloaded", 1)
+	expect("after allowing it", 200)
+	rewrite("")
+	f.reload <- struct{}{}
+	f.waitLog("config reloaded", 2)
+	expect("after removing it", 403)
+	if n := f.logs.FilterMessageSnippet("takes effect at the next restart").Len(); n != 0 {
+		t.Errorf("%d restart warnings for a change that took effect", n)
+	}
+}

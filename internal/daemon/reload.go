@@ -61,11 +61,7 @@ func (d *Daemon) reload(ctx context.Context) error {
 		old, new string
 	}{{"listen", prev.Listen, next.Listen}, {"opsListen", prev.OpsListen, next.OpsListen}, {"localTokenFile", prev.LocalTokenFile, next.LocalTokenFile},
 		{"unixSocket", prev.UnixSocket, next.UnixSocket}, {"audit", fmt.Sprint(prev.Audit), fmt.Sprint(next.Audit)},
-		{"proxy.listen", proxyListen(prev), proxyListen(next)}, {"shutdownGrace", prev.ShutdownGrace.String(), next.ShutdownGrace.String()},
-		// The credential listeners follow these at once; the ops and proxy
-		// listeners' checks are built at start.
-		{"allowedHosts (ops and proxy listeners)", strings.Join(prev.AllowedHosts, ","), strings.Join(next.AllowedHosts, ",")},
-		{"allowNonLoopback (ops and proxy listeners)", fmt.Sprint(prev.AllowNonLoopback), fmt.Sprint(next.AllowNonLoopback)}} {
+		{"proxy.listen", proxyListen(prev), proxyListen(next)}, {"shutdownGrace", prev.ShutdownGrace.String(), next.ShutdownGrace.String()}} {
 		if f.old != f.new {
 			d.log.Warn("config: "+f.name+" changed; it takes effect at the next restart", zap.String("running", f.old), zap.String("file", f.new))
 		}
@@ -156,6 +152,12 @@ func (d *Daemon) reload(ctx context.Context) error {
 	}
 	for _, l := range d.perSource {
 		l.handler.set(d.handlerFor(l, next, rules))
+	}
+	if d.opsLn != nil {
+		d.ops.set(d.opsHandler(next))
+	}
+	if d.proxyLn != nil {
+		d.proxyGuard.set(d.proxyHandler(next))
 	}
 	d.sinks.Set(sinks)
 	return nil
