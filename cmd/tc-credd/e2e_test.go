@@ -13,6 +13,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -394,6 +396,19 @@ func TestDevMode(t *testing.T) {
 		t.Errorf("GCE_METADATA_ROOT %q, GCE_METADATA_HOST %q: gcloud reads the first", exports["GCE_METADATA_ROOT"], exports["GCE_METADATA_HOST"])
 	}
 	sdktest.GetDemoCredentials(t, exports)
+	if runtime.GOOS == "linux" {
+		// The signing proxy, for this user, narrowed to its policy's scope.
+		resp, err := http.Get(exports["TASKCLUSTER_PROXY_URL"] + "/api/auth/v1/scopes/current")
+		if err != nil {
+			t.Fatalf("through the printed proxy: %v", err)
+		}
+		var cur struct{ Scopes []string }
+		err = json.NewDecoder(resp.Body).Decode(&cur)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusOK || !slices.Contains(cur.Scopes, "auth:current-scopes") || slices.Contains(cur.Scopes, "auth:sentry:demo") {
+			t.Fatalf("through the proxy: %s, scopes %v (%v); want only the policy's", resp.Status, cur.Scopes, err)
+		}
+	}
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}

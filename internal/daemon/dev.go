@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	"go.uber.org/zap"
@@ -40,7 +41,18 @@ var demoScopes = []string{
 
 // DemoConfig is the config `tc-credd dev` runs: one source of every kind
 // and an env-file sink, against the embedded fake Auth service at rootURL.
-func DemoConfig(rootURL, clientID, accessToken, dir, listen, opsListen string) string {
+// On Linux, where callers can be identified, it also runs the signing
+// proxy for the user running the demo (uid), narrowed to one scope.
+func DemoConfig(rootURL, clientID, accessToken, dir, listen, opsListen string, uid int) string {
+	proxy := ""
+	if runtime.GOOS == "linux" {
+		proxy = fmt.Sprintf(`proxy:
+  listen: 127.0.0.1:0
+  policies:
+    - allow: {uids: [%d]}
+      scopes: [auth:current-scopes]
+`, uid)
+	}
 	return fmt.Sprintf(`rootUrl: %s
 credentials:
   clientId: %s
@@ -81,7 +93,7 @@ sinks:
   - source: sentry/demo
     path: %s
     format: env
-`, rootURL, clientID, accessToken, listen, opsListen, filepath.Join(dir, "token"), filepath.Join(dir, "sentry.env"))
+`, rootURL, clientID, accessToken, listen, opsListen, filepath.Join(dir, "token"), filepath.Join(dir, "sentry.env")) + proxy
 }
 
 // Dev runs tc-credd against an embedded fake Auth service with a demo
@@ -112,7 +124,7 @@ func Dev(ctx context.Context, o DevOptions) error {
 	}
 	defer os.RemoveAll(dir)
 	path := filepath.Join(dir, "config.yml")
-	text := DemoConfig("http://"+ln.Addr().String(), "tc-credd-dev", tok.Reveal(), dir, o.Listen, o.OpsListen)
+	text := DemoConfig("http://"+ln.Addr().String(), "tc-credd-dev", tok.Reveal(), dir, o.Listen, o.OpsListen, os.Getuid())
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		return fmt.Errorf("dev: %w", err)
 	}
@@ -134,6 +146,13 @@ func Dev(ctx context.Context, o DevOptions) error {
 }
 
 func printDevHelp(w io.Writer, a Addrs, dir string) {
+	proxy, tryProxy := "", ""
+	if a.Proxy != "" {
+		proxy = fmt.Sprintf(`  # Taskcluster clients, through the signing proxy (this user only)
+  export TASKCLUSTER_PROXY_URL=http://%s
+`, a.Proxy)
+		tryProxy = "  curl -s $TASKCLUSTER_PROXY_URL/api/auth/v1/scopes/current\n"
+	}
 	fmt.Fprintf(w, `tc-credd dev: demo credentials from an embedded fake Taskcluster Auth service.
 
 Point unmodified SDKs at it:
@@ -147,12 +166,12 @@ Point unmodified SDKs at it:
   export GCE_METADATA_HOST=%[1]s
   export GCE_METADATA_ROOT=%[1]s
   export GCE_METADATA_IP=%[1]s
-
+%[5]s
 Try:
   curl -s -H "Authorization: $(cat %[2]s)" http://%[1]s/v1/credentials/sentry/demo
   curl -s http://%[3]s/v1/status
   cat %[4]s
-
+%[6]s
 Ctrl-C stops it.
-`, a.Listen, a.TokenFile, a.OpsListen, filepath.Join(dir, "sentry.env"))
+`, a.Listen, a.TokenFile, a.OpsListen, filepath.Join(dir, "sentry.env"), proxy, tryProxy)
 }
