@@ -162,7 +162,6 @@ func (t *Token) Watch() (*Watcher, error) {
 // Run follows the file until ctx ends, then stops watching.
 func (w *Watcher) Run(ctx context.Context) {
 	defer w.w.Close()
-	name := filepath.Clean(w.t.path)
 	for {
 		select {
 		case <-ctx.Done():
@@ -172,13 +171,14 @@ func (w *Watcher) Run(ctx context.Context) {
 				return
 			}
 			w.t.log.Warn("local token file watch", zap.Error(err))
-		case ev, ok := <-w.w.Events:
+		case _, ok := <-w.w.Events:
 			if !ok {
 				return
 			}
-			if filepath.Clean(ev.Name) == name {
-				w.t.sync()
-			}
+			// Any change in the folder re-reads the file: a Kubernetes
+			// secret is rotated by renaming the folder its symlink goes
+			// through, and no event then names the file.
+			w.t.sync()
 		}
 	}
 }

@@ -19,9 +19,14 @@ import (
 // watched loads a token file and watches it until the test ends.
 func watched(t *testing.T) (*localtoken.Token, string, *clock.Fake, *observer.ObservedLogs) {
 	t.Helper()
+	return watchedAt(t, filepath.Join(t.TempDir(), "token"))
+}
+
+// watchedAt loads and watches the token file at path.
+func watchedAt(t *testing.T, path string) (*localtoken.Token, string, *clock.Fake, *observer.ObservedLogs) {
+	t.Helper()
 	clk := clock.NewFake(time.Unix(1_000_000, 0))
 	core, logs := observer.New(zap.InfoLevel)
-	path := filepath.Join(t.TempDir(), "token")
 	lt, err := localtoken.Load(path, 0o600, clk, zap.New(core))
 	if err != nil {
 		t.Fatal(err)
@@ -103,6 +108,48 @@ func TestRotationInPlaceAndByRename(t *testing.T) {
 	clk.Add(localtoken.RotationGrace)
 	if lt.Check(second) || lt.Check(first) || !lt.Check(third) {
 		t.Fatal("after the grace period only the new token is valid")
+	}
+}
+
+// A token mounted from a Kubernetes secret is a symlink through "..data",
+// and rotation swaps "..data" by rename: no event names the file, yet the
+// new token must be in force.
+func TestRotationOfAMountedSecret(t *testing.T) {
+	dir := t.TempDir()
+	version := func(name, tok string) {
+		t.Helper()
+		if err := os.Mkdir(filepath.Join(dir, name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name, "token"), []byte(tok), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first := "mounted-first-" + strings.Repeat("c", 30)
+	version("..v1", first)
+	if err := os.Symlink("..v1", filepath.Join(dir, "..data")); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "token")
+	if err := os.Symlink("..data/token", path); err != nil {
+		t.Fatal(err)
+	}
+	lt, _, _, _ := watchedAt(t, path)
+	if !lt.Check(first) {
+		t.Fatal("the mounted token is not in force")
+	}
+	second := "mounted-second-" + strings.Repeat("d", 30)
+	version("..v2", second)
+	awaitChange(t, lt, "swapping ..data", func() {
+		if err := os.Symlink("..v2", filepath.Join(dir, "..data_tmp")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(filepath.Join(dir, "..data_tmp"), filepath.Join(dir, "..data")); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if !lt.Check(second) || !lt.Check(first) {
+		t.Fatal("after the swap the new token and, for the grace period, the old one are valid")
 	}
 }
 
