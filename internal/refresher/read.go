@@ -83,20 +83,35 @@ func (r *Refresher) Ready() bool {
 }
 
 // WaitFirstRound blocks until every current source has finished its first
-// fetch, successful or not, or ctx ends.
+// fetch, successful or not, or ctx ends. A reload that replaces a source
+// meanwhile makes it wait for the new one.
 func (r *Refresher) WaitFirstRound(ctx context.Context) error {
-	r.mu.RLock()
-	chans := make([]chan struct{}, 0, len(r.entries))
-	for _, e := range r.entries {
-		chans = append(chans, e.ready)
-	}
-	r.mu.RUnlock()
-	for _, ch := range chans {
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
+	for {
+		r.mu.RLock()
+		chans := make([]chan struct{}, 0, len(r.entries))
+		for _, e := range r.entries {
+			chans = append(chans, e.ready)
+		}
+		r.mu.RUnlock()
+		done := true
+		for _, ch := range chans {
+			select {
+			case <-ch:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		r.mu.RLock()
+		for _, e := range r.entries {
+			select {
+			case <-e.ready:
+			default:
+				done = false
+			}
+		}
+		r.mu.RUnlock()
+		if done {
+			return nil
 		}
 	}
-	return nil
 }

@@ -165,16 +165,22 @@ func (r *Refresher) Set(sources []Source) error {
 		}
 		next[key] = e
 	}
-	var stopped []*entry
+	var stopped, gone []*entry
 	for key, e := range r.entries {
 		if next[key] == e {
 			continue
 		}
+		gone = append(gone, e)
 		// Cancelled under r.mu, which a loop holds to record an attempt:
 		// nothing it fetched from now on reaches the store.
 		if e.cancel != nil {
 			e.cancel()
 			stopped = append(stopped, e)
+		}
+		if carried[key] != nil {
+			// The same key keeps its credential: stored again below, never
+			// absent in between for a reader that does not take r.mu.
+			continue
 		}
 		r.store.Delete(key)
 		r.publish(key, nil)
@@ -194,6 +200,11 @@ func (r *Refresher) Set(sources []Source) error {
 	r.mu.Unlock()
 	for _, e := range stopped {
 		<-e.done
+	}
+	// A replaced entry will never finish a first fetch: whoever waits for
+	// it (WaitFirstRound) looks at the entries now in place instead.
+	for _, e := range gone {
+		e.once.Do(func() { close(e.ready) })
 	}
 	return nil
 }
@@ -256,14 +267,6 @@ func (r *Refresher) start(e *entry) {
 		defer close(e.done)
 		r.loop(ctx, e)
 	}()
-}
-
-// stop ends e's loop and waits for it.
-func stop(e *entry) {
-	if e.cancel != nil {
-		e.cancel()
-		<-e.done
-	}
 }
 
 // Run fetches every source and keeps them fresh until ctx ends.
