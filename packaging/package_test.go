@@ -36,7 +36,7 @@ func TestSystemdUnit(t *testing.T) {
 	}
 	for _, want := range []string{
 		"\nUser=tc-credd\n", "\nNoNewPrivileges=yes\n", "\nProtectSystem=strict\n", "\nPrivateTmp=yes\n",
-		"\nCapabilityBoundingSet=\n", "\nRestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX\n", "\nLimitCORE=0\n",
+		"\nCapabilityBoundingSet=\n", "\nRestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX AF_NETLINK\n", "\nLimitCORE=0\n",
 		"\nExecReload=/bin/kill -HUP $MAINPID\n", "\nType=notify\n", "\nRuntimeDirectoryPreserve=yes\n",
 	} {
 		if !strings.Contains(string(unit), want) {
