@@ -346,13 +346,6 @@ func (t *Trail) Recent() map[string][]status.Receiver {
 	return out
 }
 
-// SinkAuditor is the hook a sink runner calls after each file it writes;
-// a Trail is one.
-type SinkAuditor interface {
-	SinkWritten(path, source string, c *refresher.Credential)
-}
-
-var _ SinkAuditor = (*Trail)(nil)
 
 // SinkWritten is the hook a sink runner calls after it wrote a source's
 // credential to a file: the sink's audit event.
