@@ -346,7 +346,6 @@ func (t *Trail) Recent() map[string][]status.Receiver {
 	return out
 }
 
-
 // SinkWritten is the hook a sink runner calls after it wrote a source's
 // credential to a file: the sink's audit event.
 func (t *Trail) SinkWritten(path, source string, c *refresher.Credential) {

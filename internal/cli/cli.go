@@ -263,8 +263,7 @@ func (e env) run(args []string) int {
 	ctx, cancel, reload := signals()
 	defer cancel()
 	return runBounded(ctx, log, cfg.ShutdownGrace+StopGrace, func() error {
-		return daemon.Run(ctx, cfg, daemon.Options{Path: cfg.Path(), Getenv: e.getenv, Logger: log, Reload: reload, Version: Version,
-			ShutdownGrace: cfg.ShutdownGrace})
+		return daemon.Run(ctx, cfg, daemon.Options{Path: cfg.Path(), Getenv: e.getenv, Logger: log, Reload: reload, Version: Version})
 	})
 }
 

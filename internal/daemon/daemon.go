@@ -44,7 +44,7 @@ type Options struct {
 	Reload <-chan struct{}
 	// Started is called once the listeners are up, with their addresses.
 	Started func(Addrs)
-	// ShutdownGrace replaces the package's ShutdownGrace when positive.
+	// ShutdownGrace replaces the config's shutdownGrace when positive.
 	ShutdownGrace time.Duration
 	// Version is the build's version, for the status page and metrics.
 	Version string
@@ -136,6 +136,9 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 		o.Getenv = os.Getenv
 	}
 	if o.ShutdownGrace <= 0 {
+		o.ShutdownGrace = cfg.ShutdownGrace
+	}
+	if o.ShutdownGrace <= 0 {
 		o.ShutdownGrace = ShutdownGrace
 	}
 	d := &Daemon{o: o, log: o.Logger, clk: o.Clock, cfg: cfg, fetcher: &swapFetcher{}, perSource: map[string]*listener{}, started: o.Clock.Now()}
@@ -189,7 +192,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 		}
 		return err
 	}
-	if d.main, err = d.bind("", cfg.Listen); err != nil {
+	if d.main, err = d.bind("", cfg.Listen, cfg, d.rules); err != nil {
 		return err
 	}
 	opened = append(opened, d.main.ln)
@@ -198,7 +201,7 @@ func Run(ctx context.Context, cfg *config.Config, o Options) error {
 		if s.Listen == "" {
 			continue
 		}
-		l, err := d.bind(s.Name, s.Listen)
+		l, err := d.bind(s.Name, s.Listen, cfg, d.rules)
 		if err != nil {
 			return fail(err)
 		}
@@ -285,17 +288,19 @@ func (d *Daemon) opsHandler(cfg *config.Config) http.Handler {
 		Guard: metadata.GuardOptions{Port: metadata.PortOf(d.opsLn), Hosts: cfg.AllowedHosts, AllowRemote: cfg.AllowNonLoopback}})
 }
 
-func (d *Daemon) bind(role, addr string) (*listener, error) {
+// bind opens a credential listener whose handler serves cfg with rules:
+// at a reload, the new config's, before the listener serves anything.
+func (d *Daemon) bind(role, addr string, cfg *config.Config, rules map[string]*identity.Rule) (*listener, error) {
 	field := "listen"
 	if role != "" {
 		field = "aws[" + role + "].listen"
 	}
-	ln, err := metadata.Listen(addr, d.cfg.AllowNonLoopback)
+	ln, err := metadata.Listen(addr, cfg.AllowNonLoopback)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", field, err)
 	}
 	l := &listener{role: role, ln: ln, addr: ln.Addr().String(), port: metadata.PortOf(ln), tokens: metadata.NewIMDSSessions(d.clk)}
-	l.handler.set(d.handlerFor(l, d.cfg, d.rules))
+	l.handler.set(d.handlerFor(l, cfg, rules))
 	return l, nil
 }
 

@@ -103,7 +103,7 @@ func (d *Daemon) reload(ctx context.Context) error {
 		if l, ok := d.perSource[name]; ok && sameAddr(l.addr, addr) {
 			continue
 		}
-		l, err := d.bind(name, addr)
+		l, err := d.bind(name, addr, next, rules)
 		if err != nil {
 			abandon()
 			return err
