@@ -239,7 +239,6 @@ func (p *proxy) response(resp *http.Response) error {
 	t.status = resp.StatusCode
 	h := resp.Header
 	h.Set("X-Taskcluster-Endpoint", t.url.String())
-	h.Set("X-Taskcluster-Proxy-Version", p.o.Version)
 	creds := t.up.Credentials
 	if creds.Certificate != nil {
 		h.Set("X-Taskcluster-Proxy-Temp-ClientId", creds.ClientID)

@@ -141,6 +141,9 @@ func TestSignedAndNarrowed(t *testing.T) {
 		if h.Get("X-Taskcluster-Endpoint") != d.url+"/api/auth/v1/scopes/current" || h.Get("X-Taskcluster-Proxy-Perm-Clientid") != "credd" {
 			t.Errorf("%s: headers %v", path, h)
 		}
+		if v := h.Values("X-Taskcluster-Proxy-Version"); len(v) != 1 || v[0] != "test" {
+			t.Errorf("%s: X-Taskcluster-Proxy-Version %q, want it once", path, v)
+		}
 	}
 	for i := 0; i < 2; i++ {
 		if e := next(t, events); e.Service != "auth" || e.Status != 200 || e.Rule != "proxy.policies[0]" || e.Path != "/api/auth/v1/scopes/current" && e.Path != "/auth/v1/scopes/current" {
