@@ -63,7 +63,7 @@ func authorize(policies []proxyPolicy, caller *identity.Caller) (proxy.Grant, er
 // the checks cfg asks for. The proxy itself is built once, so a reload
 // keeps its connections to Taskcluster.
 func (d *Daemon) proxyHandler(cfg *config.Config) http.Handler {
-	return metadata.Guarded(d.proxy, metadata.GuardedOptions{Logger: d.log.Named("proxy"), Metrics: d.metrics, Clock: d.clk,
+	return metadata.Guarded(d.proxy, metadata.GuardedOptions{Logger: d.log.Named("proxy"), Metrics: d.metrics, Clock: d.clk, Route: "proxy",
 		Guard: metadata.GuardOptions{Port: metadata.PortOf(d.proxyLn), Hosts: cfg.AllowedHosts, AllowRemote: cfg.AllowNonLoopback}})
 }
 

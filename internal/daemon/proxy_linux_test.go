@@ -106,6 +106,14 @@ func TestProxyListenerChecks(t *testing.T) {
 	if n := f.fake.Calls("currentScopes") - before; n != 0 {
 		t.Errorf("refused requests reached Taskcluster %d times", n)
 	}
+	// Every proxied request is logged and counted under the proxy's route.
+	routes := map[any]int{}
+	for _, e := range f.logs.FilterLoggerName("proxy").FilterMessage("request").All() {
+		routes[e.ContextMap()["route"]]++
+	}
+	if routes["proxy"] != 2 || routes["rejected_host"] != 2 || len(routes) != 2 {
+		t.Errorf("proxy access-log routes %v, want 2 proxy (admitted, forwarded) and 2 rejected_host", routes)
+	}
 }
 
 // A reload applies allowedHosts to the ops and proxy listeners too, at

@@ -15,11 +15,14 @@ type GuardedOptions struct {
 	Metrics Metrics // optional
 	Clock   clock.Clock
 	Guard   GuardOptions
+	// Route names every request in the access log and metrics.
+	Route string
 }
 
 // Guarded gives a handler of another package (the proxy's) the same
 // access log, metrics, loopback-peer and Host checks as the credential
-// and ops listeners.
+// and ops listeners, and refuses forwarded requests as the credential
+// routes do.
 func Guarded(h http.Handler, o GuardedOptions) http.Handler {
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
@@ -27,5 +30,9 @@ func Guarded(h http.Handler, o GuardedOptions) http.Handler {
 	if o.Clock == nil {
 		o.Clock = clock.Real{}
 	}
-	return chain(h, observe(o.Logger, o.Metrics, o.Clock), securityChecks(o.Guard))
+	named := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		info(r).route = o.Route
+		refuseForwarded(h).ServeHTTP(w, r)
+	})
+	return chain(named, observe(o.Logger, o.Metrics, o.Clock), securityChecks(o.Guard))
 }

@@ -132,14 +132,6 @@ type targetKey struct{}
 // segment.
 func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Taskcluster-Proxy-Version", p.o.Version)
-	_, xff := r.Header["X-Forwarded-For"]
-	_, fwd := r.Header["Forwarded"]
-	if xff || fwd {
-		// A request that came through another proxy may be an SSRF's: the
-		// credential listeners refuse it too.
-		http.Error(w, "tc-credd proxy: forbidden: forwarded request", http.StatusForbidden)
-		return
-	}
 	if r.Header.Get("Authorization") != "" {
 		// The caller's own credentials would be replaced unseen, or worse,
 		// forwarded: refuse, so a misconfigured client learns it.

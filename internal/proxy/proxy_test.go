@@ -15,6 +15,7 @@ import (
 
 	"github.com/taskcluster/tc-credd/internal/authtest"
 	"github.com/taskcluster/tc-credd/internal/hawk"
+	"github.com/taskcluster/tc-credd/internal/metadata"
 	"github.com/taskcluster/tc-credd/internal/proxy"
 )
 
@@ -75,7 +76,11 @@ func (d *deployment) proxy(t *testing.T, authorize func(*http.Request) (proxy.Gr
 		Audit:     func(e proxy.Event) { events <- e },
 		Version:   "test",
 	})
-	srv := httptest.NewServer(h)
+	// Behind the checks every tc-credd listener puts in front of it, as the
+	// daemon serves it.
+	srv := httptest.NewUnstartedServer(nil)
+	srv.Config.Handler = metadata.Guarded(h, metadata.GuardedOptions{Route: "proxy", Guard: metadata.GuardOptions{Port: metadata.PortOf(srv.Listener)}})
+	srv.Start()
 	t.Cleanup(srv.Close)
 	return srv, events
 }
