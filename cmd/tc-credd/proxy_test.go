@@ -187,8 +187,13 @@ proxy:
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("POST /bewit: %d %s", resp.StatusCode, signed)
 	}
-	if resp, err := http.Get(string(signed)); err != nil || resp.StatusCode != 200 {
-		t.Fatalf("the fake Auth service on the signed URL: %v %v", resp.StatusCode, err)
+	resp, err = http.Get(string(signed))
+	if err != nil {
+		t.Fatalf("the signed URL: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("the fake Auth service on the signed URL: %d", resp.StatusCode)
 	}
 
 	// 100 MB through the proxy, streamed.

@@ -24,17 +24,10 @@ type statusDoc struct {
 	LastReload    *status.Reload    `json:"lastReload"`
 	Client        *status.Client    `json:"client"`
 	Sources       []refresher.State `json:"sources"`
-	Sinks         []sinkStatus      `json:"sinks"`
+	Sinks         []status.Sink     `json:"sinks"`
 	// Receivers are, per source key, the callers that received it
 	// recently, newest first.
 	Receivers map[string][]status.Receiver `json:"receivers"`
-}
-
-type sinkStatus struct {
-	Path      string    `json:"path"`
-	Source    string    `json:"source"`
-	LastWrite time.Time `json:"lastWrite"`
-	LastError string    `json:"lastError"`
 }
 
 // show prints the running daemon's sources and sinks as tables, read from

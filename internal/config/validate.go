@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"os"
@@ -356,7 +357,7 @@ func (v *validator) sources(seen map[string]bool) {
 		if len(s.Permissions) == 0 {
 			v.fail(f+".permissions", ErrRequired, "name the permissions the token needs, e.g. contents: read")
 		}
-		for _, name := range sortedKeys(s.Permissions) {
+		for _, name := range slices.Sorted(maps.Keys(s.Permissions)) {
 			levels, known := tcrules.GitHubPermissions[name]
 			switch {
 			case !known:
@@ -367,15 +368,6 @@ func (v *validator) sources(seen map[string]bool) {
 		}
 		v.margin(f+".margin", s.Margin)
 	}
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 var formats = map[string]bool{"json": true, "env": true, "aws-credentials": true, "template": true}
