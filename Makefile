@@ -1,4 +1,4 @@
-# tc-credd developer targets. CI runs `make ci` through .ci/run.
+# tc-credd developer targets. CI runs .ci/run: the image, then deps, lint, cross and test.
 GO       ?= go
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X github.com/taskcluster/tc-credd/internal/cli.Version=$(VERSION)
@@ -72,7 +72,7 @@ fleet: ## simulate 10,000 hosts × 2 sources through a 1 h Auth outage, unlimite
 run: ## run the embedded demo (no Taskcluster needed)
 	$(GO) run ./cmd/tc-credd dev
 
-ci: lint cross test ## what CI runs
+ci: deps lint cross test ## what .ci/run runs after building the image
 
 clean:
 	rm -rf bin dist

@@ -19,7 +19,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
-	"go.uber.org/zap/zapcore"
+
+	"github.com/taskcluster/tc-credd/internal/logging"
 )
 
 func main() {
@@ -70,9 +71,8 @@ func withLog(next http.Handler, like, path string) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	enc := zap.NewProductionEncoderConfig()
-	enc.EncodeTime = zapcore.ISO8601TimeEncoder
-	log := zap.New(zapcore.NewCore(zapcore.NewJSONEncoder(enc), zapcore.Lock(f), zap.InfoLevel)).Named("http")
+	log, _ := logging.New(f)
+	log = log.Named("http")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		next.ServeHTTP(w, r)
@@ -81,9 +81,9 @@ func withLog(next http.Handler, like, path string) (http.Handler, error) {
 		copy(fs, fields)
 		for i := range fs {
 			switch fs[i].Key {
-			case "durationMicros":
+			case logging.KeyDuration:
 				fs[i] = zap.Int64(fs[i].Key, elapsed.Microseconds())
-			case "remote":
+			case logging.KeyRemote:
 				fs[i] = zap.String(fs[i].Key, r.RemoteAddr)
 			}
 		}
