@@ -69,7 +69,7 @@ case "$1" in
   stop)
     running || exit 0
     kill "$(cat "$pidfile")"
-    # tc-credd stops within 10 seconds of SIGTERM.
+    # tc-credd stops within shutdownGrace + 5 s of SIGTERM (10 s by default).
     while running; do sleep 1; done
     rm -f "$pidfile"
     ;;

@@ -192,6 +192,21 @@ func TestWarnings(t *testing.T) {
 	}
 }
 
+// A shutdownGrace the packaged unit would cut short says how to raise the
+// unit's stop timeout.
+func TestLongShutdownGraceWarns(t *testing.T) {
+	for grace, warned := range map[string]bool{"15s": false, "16s": true} {
+		_, warnings, err := load(t, good+"shutdownGrace: "+grace+"\n")
+		if err != nil {
+			t.Fatal(err)
+		}
+		joined := strings.Join(warnings, "\n")
+		if strings.Contains(joined, "TimeoutStopSec") != warned {
+			t.Errorf("shutdownGrace %s: warnings %q, want a TimeoutStopSec warning: %v", grace, joined, warned)
+		}
+	}
+}
+
 func TestEnvironmentFillsCredentials(t *testing.T) {
 	text := strings.Replace(good, "rootUrl: https://tc.example.com\n", "", 1)
 	text = strings.Replace(text, "credentials:\n  clientId: project/example/credd\n  accessToken: super-secret-token-value\n", "", 1)

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"text/template"
+	"time"
 
 	"github.com/taskcluster/tc-credd/internal/loopback"
 	"github.com/taskcluster/tc-credd/internal/secret"
@@ -135,6 +136,13 @@ type validator struct {
 func (v *validator) fail(field string, err error, detail string, args ...any) {
 	v.errs = append(v.errs, &FieldError{Field: field, Line: v.c.Line(field), Err: err, Detail: fmt.Sprintf(detail, args...)})
 }
+
+// The packaged unit's TimeoutStopSec, and the longest shutdownGrace that
+// leaves a stop the 5 s it needs after the requests in flight.
+const (
+	unitStopTimeout = 20 * time.Second
+	maxUnitGrace    = unitStopTimeout - 5*time.Second
+)
 
 func (v *validator) warnf(field, format string, args ...any) {
 	where := field
@@ -264,8 +272,11 @@ func (c *Config) Validate() (warnings []string, err error) {
 	}{{"margins.aws", c.Margins.AWS}, {"margins.gcp", c.Margins.GCP}, {"margins.azure", c.Margins.Azure}, {"margins.sentry", c.Margins.Sentry}, {"margins.websocktunnel", c.Margins.Websocktunnel}, {"margins.github", c.Margins.GitHub}} {
 		v.margin(m.f, m.d)
 	}
-	if c.ShutdownGrace < 0 {
+	switch {
+	case c.ShutdownGrace < 0:
 		v.fail("shutdownGrace", ErrInvalid, "must not be negative (got %s)", c.ShutdownGrace)
+	case c.ShutdownGrace > maxUnitGrace:
+		v.warnf("shutdownGrace", "%s is more than the packaged systemd unit allows: it kills tc-credd %s after SIGTERM and the rest of a stop takes up to 5 s; raise TimeoutStopSec in a drop-in (systemctl edit tc-credd) to at least shutdownGrace + 5 s", c.ShutdownGrace, unitStopTimeout)
 	}
 	seen := map[string]bool{}
 	v.sources(seen)
