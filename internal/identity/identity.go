@@ -100,21 +100,28 @@ func FromContext(ctx context.Context) *Caller {
 	return unknown("connection not identified")
 }
 
-// userName names a uid from the system's user database; "" when it has
-// no entry.
-func userName(uid int) string {
+// lookupUser reads a uid's entry from the system's user database, once
+// per caller; nil when it has none.
+func lookupUser(uid int) *user.User {
 	u, err := user.LookupId(strconv.Itoa(uid))
 	if err != nil {
+		return nil
+	}
+	return u
+}
+
+// userName is the entry's name; "" without one.
+func userName(u *user.User) string {
+	if u == nil {
 		return ""
 	}
 	return u.Username
 }
 
-// userGroups lists a uid's groups from the system's group database, for a
-// caller whose process could not be found.
-func userGroups(uid int) []int {
-	u, err := user.LookupId(strconv.Itoa(uid))
-	if err != nil {
+// userGroups lists the entry's groups from the system's group database,
+// for a caller whose process could not be found.
+func userGroups(u *user.User) []int {
+	if u == nil {
 		return nil
 	}
 	ids, err := u.GroupIds()

@@ -248,7 +248,8 @@ func findProcess(inode uint64, uid int) int {
 // uid (and perhaps pid) is known: the user name, the process's gid and
 // groups, its executable and cgroup. What cannot be read stays empty.
 func complete(c *Caller) {
-	c.User = userName(c.UID)
+	u := lookupUser(c.UID)
+	c.User = userName(u)
 	if c.PID > 0 {
 		dir := "/proc/" + strconv.Itoa(c.PID)
 		if exe, err := os.Readlink(dir + "/exe"); err == nil {
@@ -266,7 +267,7 @@ func complete(c *Caller) {
 		}
 	}
 	if c.Groups == nil {
-		c.Groups = userGroups(c.UID)
+		c.Groups = userGroups(u)
 	}
 	if c.GID != Unknown && !slices.Contains(c.Groups, c.GID) {
 		c.Groups = append(c.Groups, c.GID)
