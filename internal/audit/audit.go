@@ -118,7 +118,11 @@ type Trail struct {
 	mu     sync.Mutex
 	f      *os.File
 	size   int64
-	recent map[string][]status.Receiver
+	// rotateAt is the size that triggers the next rotation: past MaxBytes
+	// after a failed one, so that a rotation that cannot succeed is tried
+	// once per MaxBytes written, not for every event.
+	rotateAt int64
+	recent   map[string][]status.Receiver
 }
 
 // New opens the trail's file, if any, for appending, mode 0600.
@@ -221,9 +225,14 @@ func (t *Trail) Keep(e Event) {
 			return
 		}
 	}
-	if t.size > 0 && t.size+int64(len(line)) > t.o.MaxBytes {
+	if t.size > 0 && t.size+int64(len(line)) > max(t.rotateAt, t.o.MaxBytes) {
 		if err := t.rotate(); err != nil {
-			t.o.Logger.Error("audit file not rotated; appending to it still", zap.String(logging.KeyPath, t.o.File), zap.Error(err))
+			if t.rotateAt == 0 {
+				t.o.Logger.Error("audit file not rotated; appending to it still, and trying again every time it grows by the size limit", zap.String(logging.KeyPath, t.o.File), zap.Error(err))
+			}
+			t.rotateAt = t.size + t.o.MaxBytes
+		} else {
+			t.rotateAt = 0
 		}
 		if t.f == nil {
 			t.o.Logger.Error("audit event not written: the audit file cannot be opened", zap.String(logging.KeyPath, t.o.File))
