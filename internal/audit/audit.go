@@ -114,10 +114,10 @@ const (
 
 // Trail is the audit trail. It is safe for concurrent use.
 type Trail struct {
-	o      Options
-	mu     sync.Mutex
-	f      *os.File
-	size   int64
+	o    Options
+	mu   sync.Mutex
+	f    *os.File
+	size int64
 	// rotateAt is the size that triggers the next rotation: past MaxBytes
 	// after a failed one, so that a rotation that cannot succeed is tried
 	// once per MaxBytes written, not for every event.
