@@ -56,23 +56,13 @@ type Config struct {
 	Seed uint64
 }
 
-// Defaults fills zero fields with a 10,000-host, two-source fleet of
-// hour-long credentials through a one-hour outage.
+// Defaults fills what a zero cannot mean: no lifetimes is hour-long
+// credentials, and with a capacity, no Retry-After is the rule above. A
+// zero count or duration is taken as given (no outage, say), and
+// validate refuses the ones that cannot be.
 func (c *Config) Defaults() {
-	if c.Hosts == 0 {
-		c.Hosts = 10_000
-	}
-	if c.SourcesPerHost == 0 {
-		c.SourcesPerHost = 2
-	}
 	if len(c.Lifetimes) == 0 {
 		c.Lifetimes = []time.Duration{time.Hour}
-	}
-	if c.Outage == 0 {
-		c.Outage = time.Hour
-	}
-	if c.After == 0 {
-		c.After = time.Hour
 	}
 	if c.Capacity > 0 && c.RetryAfter == 0 {
 		n := c.Hosts * c.SourcesPerHost
@@ -89,7 +79,7 @@ func (c *Config) validate() error {
 	case c.Hosts < 1 || c.SourcesPerHost < 1:
 		return errors.New("fleet: hosts and sources per host must be at least 1")
 	case c.Outage < 0 || c.After <= 0 || c.Capacity < 0 || c.RetryAfter < 0 || c.OutageRetryAfter < 0:
-		return errors.New("fleet: outage, after, capacity and retry-after must not be negative")
+		return errors.New("fleet: outage, capacity and retry-after must not be negative, and after must be positive")
 	}
 	for _, l := range c.Lifetimes {
 		if l < time.Minute {

@@ -43,7 +43,7 @@ func checkBooks(t *testing.T, r *fleet.Result) {
 }
 
 func TestSmallFleetWithoutLimit(t *testing.T) {
-	r, err := fleet.Run(fleet.Config{Hosts: 200, SourcesPerHost: 2, Outage: time.Hour, Seed: 7})
+	r, err := fleet.Run(fleet.Config{Hosts: 200, SourcesPerHost: 2, Outage: time.Hour, After: time.Hour, Seed: 7})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +62,7 @@ func TestSmallFleetWithoutLimit(t *testing.T) {
 
 func TestSmallFleetWithLimit(t *testing.T) {
 	c := fleet.Config{Hosts: 300, SourcesPerHost: 2, Lifetimes: []time.Duration{time.Hour, 2 * time.Hour}, Outage: 90 * time.Minute,
-		Capacity: 5, LimitDuringOutage: true, Seed: 7}
+		After: time.Hour, Capacity: 5, LimitDuringOutage: true, Seed: 7}
 	r, err := fleet.Run(c)
 	if err != nil {
 		t.Fatal(err)
@@ -103,6 +103,9 @@ func TestRunRefusesNonsense(t *testing.T) {
 		{Hosts: -1},
 		{Capacity: -5},
 		{Lifetimes: []time.Duration{time.Second}},
+		// An explicit zero is not replaced by a default.
+		{Hosts: 0, SourcesPerHost: 2, After: time.Hour},
+		{Hosts: 10, SourcesPerHost: 2, After: 0},
 	} {
 		if _, err := fleet.Run(c); err == nil {
 			t.Errorf("%+v: no error", c)
