@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -53,12 +52,13 @@ func TestSecondSignalExitsAtOnce(t *testing.T) {
 			resp.Body.Close()
 		}
 	}()
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.After(30 * time.Second)
 	for fake.Hanging() == 0 {
-		if time.Now().After(deadline) {
+		select {
+		case <-deadline:
 			t.Fatal("the proxied request did not reach the Auth service within 30 s")
+		case <-time.After(5 * time.Millisecond):
 		}
-		runtime.Gosched()
 	}
 	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)

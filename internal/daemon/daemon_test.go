@@ -271,16 +271,10 @@ sentry:
 	f.waitLog("Taskcluster credentials or rootUrl changed; new fetches use them", 1)
 	f.waitLog("config reloaded", 1)
 	tok, _ := os.ReadFile(filepath.Join(f.dir, "token"))
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	f.waitFor("the new source under the new credentials", func() bool {
 		st, _ := get(t, "http://"+f.addrs.Listen+"/v1/credentials/sentry/other", map[string]string{"Authorization": string(tok)})
-		if st == 200 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("new source under new credentials: %d", st)
-		}
-	}
+		return st == 200
+	})
 }
 
 func TestTakenPortFailsStartAndFreesTheRest(t *testing.T) {
@@ -369,15 +363,10 @@ func TestTemporaryCredentialsExpiry(t *testing.T) {
 	// The daemon fetches with them: the certificate reached the client.
 	f.waitLog("config reloaded", 1)
 	tok, _ := os.ReadFile(filepath.Join(f.dir, "token"))
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if st, _ := get(t, "http://"+f.addrs.Listen+"/v1/credentials/sentry/app", map[string]string{"Authorization": string(tok)}); st == 200 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no sentry credential under temporary credentials")
-		}
-	}
+	f.waitFor("a sentry credential under temporary credentials", func() bool {
+		st, _ := get(t, "http://"+f.addrs.Listen+"/v1/credentials/sentry/app", map[string]string{"Authorization": string(tok)})
+		return st == 200
+	})
 
 	later := reloadWith(now.Add(-time.Minute), now.Add(48*time.Hour))
 	if at := expires("tc-credd's Taskcluster credentials are temporary", 1); !at.Equal(time.UnixMilli(later.Certificate.Expiry)) {

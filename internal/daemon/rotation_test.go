@@ -19,8 +19,8 @@ import (
 
 const msgCredsChanged = "Taskcluster credentials or rootUrl changed; new fetches use them"
 
-// waitFor polls cond until it holds, failing after 10 s with what it
-// waited for. It sleeps on nothing: every poll is a request or a read.
+// waitFor polls cond every 5 ms until it holds, failing after 10 s with
+// what it waited for, or at once if the daemon stops.
 func (f *fixture) waitFor(what string, cond func() bool) {
 	f.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
