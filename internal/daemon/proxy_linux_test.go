@@ -153,4 +153,12 @@ func TestReloadAppliesHostChecksToOpsAndProxy(t *testing.T) {
 	if n := f.logs.FilterMessageSnippet("takes effect at the next restart").Len(); n != 0 {
 		t.Errorf("%d restart warnings for a change that took effect", n)
 	}
+	// proxy.policies follow a reload too: a policy for another uid refuses
+	// this one, naming the policies.
+	f.write(f.config(strings.Replace(extra(""), fmt.Sprintf("uids: [%d]", os.Getuid()), fmt.Sprintf("uids: [%d]", os.Getuid()+4242), 1)))
+	f.reload <- struct{}{}
+	f.waitLog("config reloaded", 3)
+	if st, body := get(t, urls["proxy"], nil); st != 403 || !strings.Contains(body, "proxy.policies") {
+		t.Errorf("after a reload that drops this uid's policy: %d %s, want 403 naming proxy.policies", st, body)
+	}
 }
