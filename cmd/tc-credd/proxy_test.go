@@ -3,9 +3,7 @@
 package main_test
 
 import (
-	"bytes"
 	"crypto/rand"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -20,6 +18,7 @@ import (
 	"time"
 
 	"github.com/taskcluster/tc-credd/internal/authtest"
+	"github.com/taskcluster/tc-credd/internal/nodetest"
 )
 
 // waitLogN waits for the n-th log line with msg whose fields match, on a
@@ -137,16 +136,8 @@ proxy:
 	d.waitLog(t, "first fetch of every source done")
 
 	// The official client, with the proxy as its root URL.
-	in, _ := json.Marshal(map[string]any{"proxyUrl": "http://" + proxyAddr, "expand": []string{"auth:current-scopes"},
-		"bucket": "my-bucket", "prefix": "builds/", "sentryProject": "p"})
-	node := exec.Command("node", "proxy.mjs")
-	node.Dir = conformance
-	node.Stdin = bytes.NewReader(in)
-	node.Stderr = os.Stderr
-	out, err := node.Output()
-	if err != nil {
-		t.Fatalf("node: %v: %s", err, out)
-	}
+	in := map[string]any{"proxyUrl": "http://" + proxyAddr, "expand": []string{"auth:current-scopes"},
+		"bucket": "my-bucket", "prefix": "builds/", "sentryProject": "p"}
 	var res struct {
 		CurrentScopes struct{ Scopes []string }
 		ExpandScopes  struct{ Scopes []string }
@@ -160,9 +151,7 @@ proxy:
 			}
 		}
 	}
-	if err := json.Unmarshal(out, &res); err != nil {
-		t.Fatalf("node output %s: %v", out, err)
-	}
+	nodetest.Run(t, conformance, "proxy.mjs", in, &res)
 	if !slices.Contains(res.CurrentScopes.Scopes, "queue:get-artifact:public/*") || slices.Contains(res.CurrentScopes.Scopes, "queue:*") || slices.Contains(res.CurrentScopes.Scopes, "auth:sentry:*") {
 		t.Errorf("currentScopes through the proxy: %v, want the policy's scopes only", res.CurrentScopes.Scopes)
 	}

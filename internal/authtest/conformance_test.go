@@ -1,16 +1,14 @@
 package authtest_test
 
 import (
-	"bytes"
-	"encoding/json"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/taskcluster/tc-credd/internal/authtest"
+	"github.com/taskcluster/tc-credd/internal/nodetest"
 )
 
 type conformanceClient struct {
@@ -74,24 +72,12 @@ func TestOfficialClientConformance(t *testing.T) {
 	// can use one set of credentials against either.
 	skewed.PutClient(&authtest.Client{ID: "conformance/admin", AccessToken: adminToken, Scopes: []string{"*"}, Expires: time.Now().Add(time.Hour)})
 
-	stdin, _ := json.Marshal(in)
-	cmd := exec.Command("node", "conformance.mjs")
-	cmd.Dir = dir
-	cmd.Stdin = bytes.NewReader(stdin)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("node: %v\n%s", err, stderr.String())
-	}
 	var results []struct {
 		Name   string `json:"name"`
 		OK     bool   `json:"ok"`
 		Detail string `json:"detail"`
 	}
-	if err := json.Unmarshal(out, &results); err != nil {
-		t.Fatalf("script output: %v: %s", err, out)
-	}
+	nodetest.Run(t, dir, "conformance.mjs", in, &results)
 	failed := 0
 	for _, r := range results {
 		if !r.OK {

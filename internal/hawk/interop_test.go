@@ -1,18 +1,16 @@
 package hawk_test
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/taskcluster/tc-credd/internal/hawk"
+	"github.com/taskcluster/tc-credd/internal/nodetest"
 	"github.com/taskcluster/tc-credd/internal/secret"
 )
 
@@ -47,20 +45,8 @@ func runNode(t *testing.T, ops []nodeOp) []nodeResult {
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "hawk")); err != nil {
 		t.Fatalf("hawk 9.0.2 is not installed: run `npm ci --prefix internal/hawk/testdata/interop` (make test does): %v", err)
 	}
-	in, _ := json.Marshal(ops)
-	cmd := exec.Command("node", "interop.js")
-	cmd.Dir = dir
-	cmd.Stdin = bytes.NewReader(in)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("node: %v\n%s", err, stderr.String())
-	}
 	var res []nodeResult
-	if err := json.Unmarshal(out, &res); err != nil {
-		t.Fatalf("node output: %v: %s", err, out)
-	}
+	nodetest.Run(t, dir, "interop.js", ops, &res)
 	if len(res) != len(ops) {
 		t.Fatalf("node answered %d of %d operations", len(res), len(ops))
 	}
